@@ -1,0 +1,45 @@
+# The two README commands (make run, make test) and the benchmark, from a fresh machine.
+# Each target creates .venv if missing and installs the project with constraints.txt;
+# a stamp file makes the install step a no-op when nothing changed.
+
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+EXTRAS ?= dev
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+PYTEST_ARGS ?=
+
+.PHONY: run test bench bench-storage lint typecheck install clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python examples/quickstart.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check hpo adapters server tests examples benchmarks
+	$(BIN)/ruff format --check hpo adapters server tests examples benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: bench-storage
+
+bench-storage: $(STAMP)
+	$(BIN)/python benchmarks/storage_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""hpo: one API for every hyperparameter searcher, one store for every study.
+
+>>> import hpo
+>>> @hpo.objective(space={"x": hpo.Float(-5, 5)}, direction="minimize")
+... def f(config):
+...     return config["x"] ** 2
+>>> study = hpo.create_study(f, searcher="random", seed=0)
+>>> _ = study.optimize(n_trials=5, progress=False)
+>>> len(study.trials)
+5
+"""
+
+from __future__ import annotations
+
+from hpo.exceptions import (
+    DuplicateStudyError,
+    HPOError,
+    SearcherError,
+    SearchSpaceExhausted,
+    StudyNotFoundError,
+    TrialPruned,
+    UnknownSearcherError,
+    UnsupportedSpaceError,
+)
+from hpo.executors import ProcessExecutor, SerialExecutor, ThreadExecutor
+from hpo.objective import Objective, objective
+from hpo.searchers import Decision, Searcher, Suggestion, available_searchers, register
+from hpo.space import Categorical, Float, Int, Space, SpaceError
+from hpo.study import Study, create_study, load_study
+from hpo.trial import FrozenTrial, Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Categorical",
+    "Decision",
+    "DuplicateStudyError",
+    "Float",
+    "FrozenTrial",
+    "HPOError",
+    "Int",
+    "Objective",
+    "ProcessExecutor",
+    "SearchSpaceExhausted",
+    "Searcher",
+    "SearcherError",
+    "SerialExecutor",
+    "Space",
+    "SpaceError",
+    "Study",
+    "StudyNotFoundError",
+    "Suggestion",
+    "ThreadExecutor",
+    "Trial",
+    "TrialPruned",
+    "TrialState",
+    "UnknownSearcherError",
+    "UnsupportedSpaceError",
+    "available_searchers",
+    "create_study",
+    "load_study",
+    "objective",
+    "register",
+]

@@ -1,0 +1,57 @@
+"""Checkpoint storage for trials, behind a small interface so remote stores can follow.
+
+Checkpoints are pickled: load them only from storage you trust.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT_ENV = "HPO_ARTIFACTS"
+DEFAULT_ROOT = "hpo-artifacts"
+_CHECKPOINT = "checkpoint.pkl"
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class LocalArtifactStore:
+    """Keeps each trial's latest checkpoint under ``root/<study>/<trial number>/``.
+
+    ``root`` defaults to ``$HPO_ARTIFACTS`` or ``./hpo-artifacts``. Writes are atomic
+    (temporary file then rename), so a crash never leaves a half-written checkpoint.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root or os.environ.get(DEFAULT_ROOT_ENV, DEFAULT_ROOT))
+
+    def trial_dir(self, study: str, number: int) -> Path:
+        path = self.root / _SAFE.sub("_", study) / str(int(number))
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def exists(self, study: str, number: int) -> bool:
+        return (self.root / _SAFE.sub("_", study) / str(int(number)) / _CHECKPOINT).is_file()
+
+    def save(self, study: str, number: int, obj: Any) -> None:
+        directory = self.trial_dir(study, number)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, directory / _CHECKPOINT)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, study: str, number: int) -> Any:
+        path = self.root / _SAFE.sub("_", study) / str(int(number)) / _CHECKPOINT
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - documented: trusted storage only
+
+    def delete(self, study: str, number: int) -> None:
+        shutil.rmtree(self.root / _SAFE.sub("_", study) / str(int(number)), ignore_errors=True)

@@ -1,0 +1,173 @@
+"""Executors run trials; :class:`OptimizeRun` is the one ``Study.optimize`` call they serve.
+
+An executor only decides *where* objectives run. It loops::
+
+    while (spec := run.start_trial()) is not None:     # reserves budget, asks the study
+        outcome = <evaluate the objective for spec somewhere>
+        run.finish(spec, outcome)                        # tells the study, callbacks, progress
+
+``start_trial`` is thread-safe and enforces ``n_trials`` exactly (a slot is reserved
+before asking), the ``timeout`` (no trial starts after it), exhaustion of the searcher
+and :meth:`~hpo.study.Study.stop`. On Ctrl-C an executor calls :meth:`OptimizeRun.abort`,
+which marks every trial it started and has not finished as FAILED.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from hpo.exceptions import SearchSpaceExhausted, TrialFinishedError
+from hpo.objective import Objective, TrialOutcome, evaluate
+from hpo.trial import FrozenTrial, Trial, TrialSpec, TrialState
+
+if TYPE_CHECKING:
+    from hpo.study import Study
+
+Callback = Callable[["Study", FrozenTrial], None]
+
+
+class Executor(ABC):
+    """Runs the trials of one ``optimize`` call."""
+
+    #: whether the executor evaluates objectives in other processes (objective must pickle)
+    remote: bool = False
+
+    @abstractmethod
+    def run(self, run: OptimizeRun) -> None:
+        """Run trials until ``run.start_trial()`` returns ``None``."""
+
+
+class OptimizeRun:
+    """Budget accounting and bookkeeping shared by every executor for one optimize call."""
+
+    def __init__(
+        self,
+        study: Study,
+        objective: Objective,
+        *,
+        n_trials: int | None,
+        timeout: float | None,
+        catch: tuple[type[BaseException], ...],
+        callbacks: Sequence[Callback],
+        progress: Any = None,
+    ) -> None:
+        self.study = study
+        self.objective = objective
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.catch = catch
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self._lock = threading.Lock()
+        self._started = 0
+        self._finished = 0
+        self._running: set[int] = set()
+        self._stop_reason: str | None = None
+        self._error: BaseException | None = None
+        self._t0 = time.monotonic()
+
+    # --- budget ------------------------------------------------------------------------
+    @property
+    def n_started(self) -> int:
+        return self._started
+
+    @property
+    def n_finished(self) -> int:
+        return self._finished
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop_reason is not None or self.study._stop_requested
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._t0
+
+    def time_left(self) -> float | None:
+        return None if self.timeout is None else self.timeout - self.elapsed()
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+
+    def _reserve(self) -> bool:
+        with self._lock:
+            if self._stop_reason is not None or self.study._stop_requested:
+                return False
+            if self.n_trials is not None and self._started >= self.n_trials:
+                return False
+            if self.timeout is not None and self.elapsed() >= self.timeout:
+                self._stop_reason = "timeout"
+                return False
+            self._started += 1
+            return True
+
+    def start_trial(self) -> TrialSpec | None:
+        """Reserve one trial of the budget and ask the study for it; ``None`` when done."""
+        if not self._reserve():
+            return None
+        try:
+            trial = self.study._ask_frozen()
+        except SearchSpaceExhausted:
+            with self._lock:
+                self._started -= 1
+                self._stop_reason = self._stop_reason or "exhausted"
+            return None
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            raise
+        with self._lock:
+            self._running.add(trial.number)
+        return self.study._spec_for(trial)
+
+    def finish(self, spec: TrialSpec, outcome: TrialOutcome) -> FrozenTrial | None:
+        """Record ``outcome`` for ``spec``, run callbacks, and remember errors to re-raise."""
+        try:
+            frozen = self.study.tell(
+                spec.number,
+                outcome.value,
+                metrics=outcome.metrics,
+                state=outcome.state,
+                error=outcome.error,
+            )
+        except TrialFinishedError:  # e.g. failed by abort() while it was still running
+            frozen = None
+        with self._lock:
+            self._running.discard(spec.number)
+            self._finished += 1
+            if outcome.raised is not None and self._error is None:
+                self._error = outcome.raised
+                self._stop_reason = "error"
+        if frozen is not None:
+            for callback in self.callbacks:
+                callback(self.study, frozen)
+            if self.progress is not None:
+                self.progress.update(self, frozen)
+        return frozen
+
+    def evaluate_here(self, spec: TrialSpec) -> TrialOutcome:
+        """Evaluate the objective in this process, talking to the study directly."""
+        trial = Trial(spec, self.study._channel)
+        return evaluate(self.objective, trial, self.catch)
+
+    def abort(self, reason: str) -> None:
+        """Mark every trial this run started and did not finish as FAILED."""
+        self.stop(reason)
+        with self._lock:
+            running = sorted(self._running)
+            self._running.clear()
+        for number in running:
+            try:
+                self.study.tell(number, state=TrialState.FAILED, error=reason)
+            except TrialFinishedError:
+                pass
+
+    def raise_if_error(self) -> None:
+        """Re-raise the first exception an objective raised outside ``catch``."""
+        if self._error is not None:
+            raise self._error

@@ -1,0 +1,64 @@
+"""Local executors: serial (this thread) and threads (``n_workers`` threads, one process).
+
+Threads suit objectives that release the GIL (NumPy, scikit-learn with native code,
+PyTorch) or wait on I/O; :class:`~hpo.executors.process.ProcessExecutor` suits pure-Python
+objectives and enforces a per-trial time limit.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from hpo.executors.base import Executor, OptimizeRun
+
+
+class SerialExecutor(Executor):
+    """Runs one trial at a time in the calling thread."""
+
+    def run(self, run: OptimizeRun) -> None:
+        try:
+            while (spec := run.start_trial()) is not None:
+                run.finish(spec, run.evaluate_here(spec))
+        except KeyboardInterrupt:
+            run.abort("interrupted by KeyboardInterrupt")
+            raise
+        except BaseException as exc:
+            run.abort(f"optimization stopped by {type(exc).__name__}: {exc}")
+            raise
+
+
+class ThreadExecutor(Executor):
+    """Runs trials in ``n_workers`` threads of this process."""
+
+    def __init__(self, n_workers: int = 2) -> None:
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ValueError(f"n_workers must be a positive int, got {n_workers!r}")
+        self.n_workers = n_workers
+
+    def run(self, run: OptimizeRun) -> None:
+        failures: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                while (spec := run.start_trial()) is not None:
+                    run.finish(spec, run.evaluate_here(spec))
+            except BaseException as exc:
+                failures.append(exc)
+                run.stop("error")
+
+        threads = [
+            threading.Thread(target=worker, name=f"hpo-worker-{i}", daemon=True)
+            for i in range(self.n_workers)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(timeout=0.1)
+        except KeyboardInterrupt:
+            run.abort("interrupted by KeyboardInterrupt")
+            raise
+        if failures:
+            run.abort(f"optimization stopped by {type(failures[0]).__name__}: {failures[0]}")
+            raise failures[0]

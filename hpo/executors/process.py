@@ -1,0 +1,232 @@
+"""Process executor: each of ``n_workers`` worker processes runs one trial at a time.
+
+The driver (this process) owns the searcher and the storage; a worker only evaluates the
+objective. A running trial's ``suggest_*``, ``report`` and ``set_user_attr`` travel over a
+pipe to the driver, which answers them, so in-memory studies work too. A trial that runs
+past ``trial_timeout`` seconds has its worker killed and is FAILED with that reason; a
+worker that dies (segfault, ``os._exit``, out of memory) fails its trial the same way, and a
+fresh worker takes its place.
+
+The objective must be picklable (a module-level function or decorated objective); workers
+start with ``start_method`` (``"spawn"`` by default: safe with threads, the driver has some).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+import signal
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from hpo.executors.base import Executor, OptimizeRun
+from hpo.objective import Objective, TrialOutcome, evaluate
+from hpo.space import Param
+from hpo.trial import Trial, TrialChannel, TrialSpec, TrialState
+
+_POLL = 0.05
+
+
+class _PipeChannel(TrialChannel):
+    """Worker side: forwards a trial's calls to the driver and waits for the answer."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _call(self, *msg: Any) -> Any:
+        self._conn.send(msg)
+        status, payload = self._conn.recv()
+        if status == "error":
+            raise payload
+        return payload
+
+    def suggest(self, number: int, name: str, param: Param) -> Any:
+        return self._call("suggest", number, name, param)
+
+    def report(self, number: int, step: int, value: float) -> bool:
+        return bool(self._call("report", number, step, value))
+
+    def set_user_attr(self, number: int, key: str, value: Any) -> None:
+        self._call("user_attr", number, key, value)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _worker_main(conn: Connection, objective: Objective,
+                 catch: tuple[type[BaseException], ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    channel = _PipeChannel(conn)
+    while True:
+        try:
+            spec = conn.recv()
+        except EOFError:
+            return
+        if spec is None:
+            return
+        outcome = evaluate(objective, Trial(spec, channel), catch)
+        raised = _portable(outcome.raised) if outcome.raised is not None else None
+        conn.send(("done", TrialOutcome(outcome.state, outcome.value, outcome.metrics,
+                                        outcome.error, raised)))
+
+
+class ProcessExecutor(Executor):
+    """Runs trials in ``n_workers`` worker processes, with an optional per-trial time limit.
+
+    >>> study.optimize(n_trials=20, executor=ProcessExecutor(4, trial_timeout=60))  # doctest: +SKIP
+    """
+
+    remote = True
+
+    def __init__(self, n_workers: int = 2, *, trial_timeout: float | None = None,
+                 start_method: str = "spawn") -> None:
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ValueError(f"n_workers must be a positive int, got {n_workers!r}")
+        if trial_timeout is not None and not trial_timeout > 0:
+            raise ValueError(f"trial_timeout must be a positive number of seconds, got "
+                             f"{trial_timeout!r}")
+        if start_method not in mp.get_all_start_methods():
+            raise ValueError(f"start_method must be one of {mp.get_all_start_methods()}, got "
+                             f"{start_method!r}")
+        self.n_workers = n_workers
+        self.trial_timeout = trial_timeout
+        self.start_method = start_method
+
+    def run(self, run: OptimizeRun) -> None:
+        try:
+            pickle.dumps(run.objective)
+        except Exception as exc:
+            raise TypeError(
+                f"the process executor sends the objective to worker processes, but "
+                f"{run.objective.name!r} cannot be pickled ({exc}); use a module-level function "
+                "or executor='thread'"
+            ) from None
+        ctx = mp.get_context(self.start_method)
+        failures: list[BaseException] = []
+        workers: list[_Worker] = [_Worker(ctx, run) for _ in range(self.n_workers)]
+
+        def slot(worker: _Worker) -> None:
+            try:
+                while (spec := run.start_trial()) is not None:
+                    run.finish(spec, worker.run_trial(spec, self.trial_timeout))
+            except BaseException as exc:
+                failures.append(exc)
+                run.stop("error")
+
+        threads = [threading.Thread(target=slot, args=(w,), daemon=True) for w in workers]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(timeout=0.1)
+        except KeyboardInterrupt:
+            run.abort("interrupted by KeyboardInterrupt")
+            for w in workers:
+                w.kill()
+            raise
+        finally:
+            for w in workers:
+                w.close()
+        if failures:
+            run.abort(f"optimization stopped by {type(failures[0]).__name__}: {failures[0]}")
+            raise failures[0]
+
+
+class _Worker:
+    """One worker process and its pipe, restarted after a crash or a time-out."""
+
+    def __init__(self, ctx: Any, run: OptimizeRun) -> None:
+        self._ctx = ctx
+        self._run = run
+        self._proc: Any = None
+        self._conn: Connection | None = None
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(
+            target=_worker_main, args=(child, self._run.objective, self._run.catch), daemon=True
+        )
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+
+    def run_trial(self, spec: TrialSpec, limit: float | None) -> TrialOutcome:
+        if self._proc is None or not self._proc.is_alive():
+            self._start()
+        conn = self._conn
+        assert conn is not None
+        conn.send(spec)
+        deadline = None if limit is None else time.monotonic() + limit
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                self.kill()
+                return TrialOutcome(
+                    TrialState.FAILED,
+                    error=f"trial {spec.number} exceeded the per-trial time limit of "
+                    f"{limit:g}s and its worker process was killed",
+                )
+            try:
+                ready = conn.poll(_POLL)
+                msg = conn.recv() if ready else None
+            except (EOFError, OSError):
+                msg, ready = None, False
+                self._proc.join(timeout=1.0)
+            if msg is None:
+                if not self._proc.is_alive():
+                    code = self._proc.exitcode
+                    self._discard()
+                    return TrialOutcome(
+                        TrialState.FAILED,
+                        error=f"the worker process running trial {spec.number} died "
+                        f"(exit code {code})",
+                    )
+                continue
+            kind = msg[0]
+            if kind == "done":
+                outcome: TrialOutcome = msg[1]
+                return outcome
+            conn.send(self._answer(msg))
+
+    def _answer(self, msg: tuple[Any, ...]) -> tuple[str, Any]:
+        kind, number, *args = msg
+        channel = self._run.study._channel
+        try:
+            if kind == "suggest":
+                return ("ok", channel.suggest(number, args[0], args[1]))
+            if kind == "report":
+                return ("ok", channel.report(number, args[0], args[1]))
+            if kind == "user_attr":
+                channel.set_user_attr(number, args[0], args[1])
+                return ("ok", None)
+            return ("error", RuntimeError(f"unknown request {kind!r}"))
+        except Exception as exc:
+            return ("error", _portable(exc))
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._proc, self._conn = None, None
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._discard()
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            try:
+                assert self._conn is not None
+                self._conn.send(None)
+                self._proc.join(timeout=5)
+            except (OSError, BrokenPipeError):
+                pass
+        self.kill()

@@ -1,0 +1,257 @@
+"""The ``@hpo.objective`` decorator and the one place objectives are invoked.
+
+Three call styles are accepted:
+
+* ``f(config)`` — a dict of parameter values (needs a space);
+* ``f(config, trial)`` — the same plus the live :class:`~hpo.trial.Trial` (for
+  ``report``, ``should_stop`` and checkpoints);
+* ``f(trial)`` — define-by-run: ``trial.suggest_float(...)`` and friends. Chosen when the
+  objective has no space, or its single argument is named ``trial``.
+
+The objective returns a number, or a dict of metrics in which ``metric`` names the
+objective value; the other metrics are stored with the trial.
+
+>>> @objective(space={"x": Float(-5, 5)}, direction="minimize")
+... def sphere(config):
+...     return config["x"] ** 2
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import math
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+from hpo.exceptions import TrialPruned
+from hpo.space import Param, Space, as_space
+from hpo.trial import Trial, TrialState, check_value
+
+Style = Literal["config", "config_trial", "trial"]
+
+
+def _positional_arity(func: Callable[..., Any]) -> tuple[int, list[str]]:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return 1, []
+    names = [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()) and len(names) < 2:
+        return 2, names
+    return len(names), names
+
+
+def call_style(func: Callable[..., Any], has_space: bool) -> Style:
+    """How ``func`` wants to be called (see the module docstring)."""
+    arity, names = _positional_arity(func)
+    if arity >= 2:
+        return "config_trial"
+    if arity == 0:
+        raise TypeError(
+            f"objective {getattr(func, '__name__', func)!r} takes no arguments; it must take "
+            "`config`, `(config, trial)` or `trial`"
+        )
+    if not has_space or names[:1] == ["trial"]:
+        return "trial"
+    return "config"
+
+
+class Objective:
+    """A function bound to its space, direction and metric; still callable directly."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        space: Space | Mapping[str, Param] | None = None,
+        direction: str | None = None,
+        metric: str | None = None,
+    ) -> None:
+        if not callable(func):
+            raise TypeError(f"an objective must be callable, got {func!r}")
+        if direction is not None and direction not in ("minimize", "maximize"):
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        if metric is not None and (not isinstance(metric, str) or not metric):
+            raise ValueError(f"metric must be a non-empty string naming a metric, got {metric!r}")
+        self.func = func
+        self.space = as_space(space)
+        self.direction = direction
+        self.metric = metric
+        self.style: Style = call_style(func, self.space is not None)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        return getattr(self.func, "__qualname__", None) or repr(self.func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name}, direction={self.direction!r}, metric={self.metric!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A decorated module-level function is pickled by reference to the module
+        # attribute (which is this Objective); anything else by its parts.
+        module = getattr(self.func, "__module__", None)
+        qualname = getattr(self.func, "__qualname__", "")
+        if module and "<locals>" not in qualname:
+            try:
+                if _import_attr(module, qualname) is self:
+                    return (_import_attr, (module, qualname))
+            except (ImportError, AttributeError):
+                pass
+        return (_rebuild, (self.func, self.space.to_json() if self.space is not None else None,
+                           self.direction, self.metric))
+
+
+def _import_attr(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _rebuild(func: Callable[..., Any], space: dict[str, Any] | None, direction: str | None,
+             metric: str | None) -> Objective:
+    if isinstance(func, Objective):
+        return func
+    return Objective(func, space=Space.from_json(space) if space is not None else None,
+                     direction=direction, metric=metric)
+
+
+@overload
+def objective(func: Callable[..., Any], /) -> Objective: ...
+@overload
+def objective(
+    *,
+    space: Space | Mapping[str, Param] | None = None,
+    direction: str | None = None,
+    metric: str | None = None,
+) -> Callable[[Callable[..., Any]], Objective]: ...
+def objective(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    space: Space | Mapping[str, Param] | None = None,
+    direction: str | None = None,
+    metric: str | None = None,
+) -> Objective | Callable[[Callable[..., Any]], Objective]:
+    """Decorate a function as an objective (``direction`` defaults to minimize at study
+    creation when neither the decorator nor ``create_study`` names one)."""
+    if func is not None:
+        return Objective(func)
+
+    def deco(f: Callable[..., Any]) -> Objective:
+        return Objective(f, space=space, direction=direction, metric=metric)
+
+    return deco
+
+
+def as_objective(func: Callable[..., Any] | Objective, space: Space | None) -> Objective:
+    """Wrap a plain function (given a study's space), or return an Objective as is."""
+    if isinstance(func, Objective):
+        return func
+    if not callable(func):
+        raise TypeError(f"an objective must be callable, got {func!r}")
+    obj = Objective.__new__(Objective)
+    obj.func = func
+    obj.space = space if space is not None and len(space) else None
+    obj.direction = None
+    obj.metric = None
+    obj.style = call_style(func, obj.space is not None)
+    return obj
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What evaluating an objective produced, ready to be told to the study (picklable)."""
+
+    state: TrialState
+    value: float | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    error: str | None = None
+    raised: BaseException | None = None  # kept to re-raise exceptions outside ``catch``
+
+
+def outcome_from_result(result: Any, metric: str | None, pruned: bool = False) -> TrialOutcome:
+    """Turn an objective's return value into an outcome (FAILED with a reason if invalid)."""
+    state = TrialState.PRUNED if pruned else TrialState.COMPLETE
+    metrics: dict[str, float | None] = {}
+    if isinstance(result, Mapping):
+        for key, v in result.items():
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                return TrialOutcome(
+                    TrialState.FAILED,
+                    error=f"metric {key!r} must be a number, got {v!r} of type "
+                    f"{type(v).__name__}",
+                )
+            metrics[str(key)] = f if math.isfinite(f) else None
+        if metric is None:
+            return TrialOutcome(
+                TrialState.FAILED, metrics=metrics,
+                error="the objective returned a dict of metrics but no `metric` names the "
+                f"objective value; pass metric=... (one of {sorted(metrics)})",
+            )
+        if metric not in result:
+            return TrialOutcome(
+                TrialState.FAILED, metrics=metrics,
+                error=f"the objective's result has no metric {metric!r} (the objective value); "
+                f"it returned {sorted(metrics)}",
+            )
+        raw = result[metric]
+        metrics.pop(metric, None)
+    else:
+        if result is None:
+            return TrialOutcome(
+                TrialState.FAILED,
+                error="the objective returned None; return a number or a dict of metrics",
+            )
+        raw = result
+    try:
+        value = check_value(raw)
+    except ValueError as exc:
+        return TrialOutcome(TrialState.FAILED, metrics=metrics, error=str(exc))
+    return TrialOutcome(state, value=value, metrics=metrics)
+
+
+def evaluate(
+    objective: Objective,
+    trial: Trial,
+    catch: tuple[type[BaseException], ...] = (Exception,),
+) -> TrialOutcome:
+    """Call ``objective`` on ``trial`` and capture the outcome.
+
+    Exceptions in ``catch`` make the trial FAILED with the traceback stored;
+    :class:`~hpo.exceptions.TrialPruned` makes it PRUNED; other exceptions are
+    returned in ``raised`` (the trial is FAILED) so the caller can re-raise them.
+    """
+    try:
+        if objective.style == "config":
+            result = objective.func(trial.params)
+        elif objective.style == "config_trial":
+            result = objective.func(trial.params, trial)
+        else:
+            result = objective.func(trial)
+    except TrialPruned:
+        last = None
+        return TrialOutcome(TrialState.PRUNED, value=last)
+    except catch as exc:
+        return TrialOutcome(TrialState.FAILED, error=_format_error(exc))
+    except Exception as exc:
+        return TrialOutcome(TrialState.FAILED, error=_format_error(exc), raised=exc)
+    return outcome_from_result(result, objective.metric, pruned=trial.should_stop())
+
+
+def _format_error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).rstrip()

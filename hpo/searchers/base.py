@@ -1,0 +1,207 @@
+"""The one extension point for search algorithms.
+
+A searcher proposes configurations (:meth:`Searcher.ask`) and learns from finished trials
+(:meth:`Searcher.tell`). The public methods are template methods that do the bookkeeping
+(validation against the space, counting, state versioning); an algorithm implements the
+small private hooks ``_ask``, ``_tell`` and, optionally, ``_suggest_param``,
+``_state`` / ``_load_state``.
+
+Searchers never touch storage. Where several processes share one study, the study binds
+a shared counter (:meth:`Searcher.bind_counter`) so that :meth:`Searcher._next_index`
+hands out each index once across all of them (the grid claims points this way).
+
+A minimal searcher::
+
+    class Center(Searcher):
+        name = "center"
+
+        def _ask(self, n):
+            return [Suggestion(self.space.decode(np.full(self.space.n_dims, 0.5)))] * n
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hpo.exceptions import SearcherError
+from hpo.space import Param, Space
+from hpo.trial import FrozenTrial, TrialState
+
+Counter = Callable[[str], int]
+
+
+class Decision(str, Enum):
+    """A searcher's or stopper's answer to an intermediate report."""
+
+    CONTINUE = "CONTINUE"
+    STOP = "STOP"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A configuration to evaluate, with the budget and parent trial where they apply."""
+
+    config: dict[str, Any]
+    budget: float | None = None
+    parent: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Searcher(ABC):
+    """Base class of every searcher.
+
+    Subclasses set ``name`` (the registry name) and may set ``supports_define_by_run``
+    (they implement ``_suggest_param``) and ``state_version``. ``__init__`` takes the
+    space, the direction and the seed, then the searcher's own keyword options; it only
+    stores them, so a searcher is rebuilt from ``(name, kwargs, state_dict)``.
+    """
+
+    name: ClassVar[str] = ""
+    supports_define_by_run: ClassVar[bool] = False
+    state_version: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        space: Space | None,
+        *,
+        direction: str = "minimize",
+        seed: int | None = None,
+    ) -> None:
+        if direction not in ("minimize", "maximize"):
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        if space is None and not self.supports_define_by_run:
+            raise SearcherError(
+                f"the {self.name or type(self).__name__!r} searcher needs the whole space up "
+                "front; pass space=... to create_study or decorate the objective with "
+                "@hpo.objective(space=...)"
+            )
+        self.space: Space = space if space is not None else Space()
+        self.direction = direction
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.n_asked = 0
+        self.n_told = 0
+        self._counter: Counter | None = None
+        self._local_counters: dict[str, int] = {}
+
+    # --- public template methods ---------------------------------------------------
+    def ask(self, n: int = 1) -> list[Suggestion]:
+        """Propose ``n`` configurations to evaluate next (``n`` may be asked again before
+        any result comes back). Raises :class:`~hpo.exceptions.SearchSpaceExhausted`
+        when nothing new is left."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        suggestions = self._ask(n)
+        if len(suggestions) != n:
+            raise SearcherError(
+                f"searcher {self.name!r} returned {len(suggestions)} suggestions for n={n}"
+            )
+        out = []
+        for s in suggestions:
+            config = self.space.canonical(s.config) if len(self.space) else dict(s.config)
+            problems = self.space.violations(config) if len(self.space) else []
+            if problems:
+                raise SearcherError(
+                    f"searcher {self.name!r} proposed {config!r}, outside the space: "
+                    + "; ".join(problems)
+                )
+            out.append(Suggestion(config, s.budget, s.parent, s.info))
+        self.n_asked += n
+        return out
+
+    def tell(self, trial: FrozenTrial) -> None:
+        """Learn from a finished trial (COMPLETE, PRUNED or FAILED), told once each."""
+        if not trial.state.is_finished:
+            raise ValueError(f"tell() takes finished trials, got trial {trial.number} {trial.state}")
+        self.n_told += 1
+        self._tell(trial)
+
+    def on_report(self, trial: FrozenTrial, step: int, value: float) -> Decision:
+        """Decide on an intermediate report; only searchers that own stopping override."""
+        return Decision.CONTINUE
+
+    def suggest_param(self, trial_number: int, config: dict[str, Any], name: str,
+                      param: Param) -> Any:
+        """One define-by-run parameter value, given the trial's parameters so far."""
+        if not self.supports_define_by_run:
+            raise SearcherError(
+                f"the {self.name!r} searcher needs the whole space up front and cannot sample "
+                f"{name!r} define-by-run; declare the space with @hpo.objective(space=...) or "
+                "use searcher='random'"
+            )
+        value = self._suggest_param(trial_number, config, name, param)
+        if not param.contains(value):
+            raise SearcherError(f"searcher {self.name!r} proposed {name}={value!r} outside {param}")
+        return value
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serializable, versioned state: only what cannot be rebuilt from trials."""
+        state: dict[str, Any] = {"version": self.state_version, "searcher": self.name}
+        if self._local_counters:
+            state["counters"] = dict(self._local_counters)
+        state.update(self._state())
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if version != self.state_version:
+            raise SearcherError(
+                f"cannot load state version {version!r} into searcher {self.name!r} "
+                f"(expects version {self.state_version})"
+            )
+        self._local_counters = {str(k): int(v) for k, v in state.get("counters", {}).items()}
+        self._load_state(state)
+
+    def bind_counter(self, counter: Counter | None) -> None:
+        """Use ``counter`` (shared across processes, from the storage) for indices."""
+        self._counter = counter
+
+    # --- helpers for subclasses ----------------------------------------------------
+    def _next_index(self, key: str) -> int:
+        """0, 1, 2, ... for ``key``; unique across processes when a counter is bound."""
+        if self._counter is not None:
+            return self._counter(f"{self.name}:{key}")
+        value = self._local_counters.get(key, 0)
+        self._local_counters[key] = value + 1
+        return value
+
+    def _loss(self, trial: FrozenTrial) -> float | None:
+        """The trial's value as a loss (lower is better), or ``None`` if it has none."""
+        if trial.state is not TrialState.COMPLETE or trial.value is None:
+            return None
+        if not math.isfinite(trial.value):
+            return None
+        return trial.value if self.direction == "minimize" else -trial.value
+
+    def _rng_for(self, index: int) -> np.random.Generator:
+        """A generator for the ``index``-th draw: reproducible per seed and distinct per index,
+        so processes sharing a study never repeat each other's draws."""
+        entropy = [index] if self.seed is None else [self.seed, index]
+        if self.seed is None:
+            entropy.append(int(self.rng.integers(2**63)))
+        return np.random.default_rng(entropy)
+
+    # --- hooks -------------------------------------------------------------------------
+    @abstractmethod
+    def _ask(self, n: int) -> list[Suggestion]:
+        """Return exactly ``n`` suggestions."""
+
+    def _tell(self, trial: FrozenTrial) -> None:  # noqa: B027 - optional hook
+        """Update the model with a finished trial (stateless searchers ignore it)."""
+
+    def _suggest_param(self, trial_number: int, config: dict[str, Any], name: str,
+                       param: Param) -> Any:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        pass

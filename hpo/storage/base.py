@@ -1,0 +1,200 @@
+"""The storage contract every backend (memory, SQL, HTTP) implements.
+
+Contract, checked by :mod:`hpo.testing.storage_conformance`:
+
+* **Thread-safe.** Any method may be called from several threads at once; SQL backends
+  are also safe across processes sharing one database.
+* **Snapshots.** Reads return :class:`~hpo.trial.FrozenTrial` / :class:`StudyRecord`
+  values that later writes never change.
+* **Finished trials are immutable.** Finishing, reporting to or changing a COMPLETE,
+  PRUNED or FAILED trial raises :class:`~hpo.exceptions.TrialFinishedError`.
+* **Numbers are dense.** Trial numbers of a study are ``0, 1, 2, ...`` in creation order,
+  assigned atomically (no two trials share a number, across processes too).
+* **Incremental reads.** Every change to a trial (creation, parameter, intermediate
+  value, attribute, heartbeat, finish) gives it a new, strictly larger per-study change
+  sequence. ``get_trials(study_id, since=cursor)`` returns the trials changed after
+  ``cursor`` together with the new cursor, so a trial that moves from RUNNING to COMPLETE
+  is seen again, and a reader that passes back the cursor never misses a change.
+* **Atomic counters.** ``next_counter(study_id, key)`` returns ``0, 1, 2, ...`` to its
+  callers with no value returned twice, across threads and processes: searchers use it to
+  claim grid points and seed streams without duplicates.
+* **Waiting queue.** ``enqueue_trial`` adds a WAITING trial; ``pop_waiting_trial`` turns
+  the oldest into RUNNING for exactly one caller.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hpo.space import Space
+from hpo.trial import FrozenTrial, TrialState
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (what every backend stores)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A study as stored: its definition, the searcher to rebuild, and its state.
+
+    ``define_by_run`` studies were created without a space; their ``space`` holds the
+    parameters their trials have suggested so far.
+    """
+
+    study_id: int
+    name: str
+    direction: str
+    space: Space
+    searcher: str
+    searcher_kwargs: dict[str, Any] = field(default_factory=dict)
+    searcher_state: dict[str, Any] | None = None
+    seed: int | None = None
+    metric: str | None = None
+    created_at: datetime | None = None
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    define_by_run: bool = False
+
+
+@dataclass(frozen=True)
+class TrialBatch:
+    """Trials changed after a cursor, and the cursor to pass next time."""
+
+    trials: list[FrozenTrial]
+    cursor: int
+
+
+class Storage(ABC):
+    """Where studies and trials live. See the module docstring for the contract."""
+
+    # --- studies ---------------------------------------------------------------------
+    @abstractmethod
+    def create_study(
+        self,
+        name: str,
+        *,
+        direction: str,
+        space: Space | None,
+        searcher: str,
+        searcher_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        metric: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
+    ) -> StudyRecord:
+        """Create a study; :class:`~hpo.exceptions.DuplicateStudyError` if the name exists.
+
+        ``space=None`` makes a define-by-run study (stored with an empty space)."""
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyRecord:
+        """The study called ``name``; :class:`~hpo.exceptions.StudyNotFoundError` if none."""
+
+    @abstractmethod
+    def get_study_by_id(self, study_id: int) -> StudyRecord:
+        """The study with that id; :class:`~hpo.exceptions.StudyNotFoundError` if none."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudyRecord]:
+        """All studies, oldest first."""
+
+    @abstractmethod
+    def delete_study(self, name: str) -> None:
+        """Remove a study and its trials."""
+
+    @abstractmethod
+    def set_study_space(self, study_id: int, space: Space) -> None:
+        """Replace the space of a define-by-run study (it grows as parameters appear)."""
+
+    @abstractmethod
+    def save_searcher_state(self, study_id: int, state: dict[str, Any]) -> None:
+        """Persist the searcher's JSON state (only what trials cannot rebuild)."""
+
+    @abstractmethod
+    def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
+        """How many trials the study has (in ``states``, when given)."""
+
+    # --- trials ----------------------------------------------------------------------
+    @abstractmethod
+    def create_trial(
+        self,
+        study_id: int,
+        *,
+        params: dict[str, Any],
+        state: TrialState = TrialState.RUNNING,
+        budget: float | None = None,
+        parent: int | None = None,
+        searcher_time: float | None = None,
+    ) -> FrozenTrial:
+        """Add a trial with the next number; RUNNING trials get their start time now."""
+
+    @abstractmethod
+    def pop_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+        """Atomically turn the oldest WAITING trial into RUNNING and return it."""
+
+    @abstractmethod
+    def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
+        """Add a define-by-run parameter value to a running trial."""
+
+    @abstractmethod
+    def report(self, study_id: int, number: int, step: int, value: float) -> None:
+        """Store an intermediate value (a later report at the same step replaces it)."""
+
+    @abstractmethod
+    def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        """Attach a JSON-serializable attribute to a trial."""
+
+    @abstractmethod
+    def heartbeat(self, study_id: int, number: int) -> None:
+        """Record that a running trial's worker is alive."""
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> FrozenTrial:
+        """Move a RUNNING (or WAITING) trial to a finished state, once."""
+
+    @abstractmethod
+    def get_trial(self, study_id: int, number: int) -> FrozenTrial:
+        """One trial; :class:`~hpo.exceptions.TrialNotFoundError` if none."""
+
+    @abstractmethod
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        since: int = 0,
+        states: Iterable[TrialState] | None = None,
+    ) -> TrialBatch:
+        """Trials changed after ``since`` (all when 0), in number order, and the new cursor."""
+
+    @abstractmethod
+    def next_counter(self, study_id: int, key: str) -> int:
+        """Atomically return ``0, 1, 2, ...`` for ``(study, key)``, never the same twice."""
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def enqueue_trial(self, study_id: int, params: dict[str, Any]) -> FrozenTrial:
+        """Add a WAITING trial holding ``params``, to be evaluated before new suggestions."""
+        return self.create_trial(study_id, params=params, state=TrialState.WAITING)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the storage must not be used afterwards."""
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,262 @@
+"""In-memory storage: the default when no URL is given; lives as long as the process."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo.exceptions import (
+    DuplicateStudyError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialNotFoundError,
+)
+from hpo.space import Space
+from hpo.storage.base import DIRECTIONS, Storage, StudyRecord, TrialBatch, utcnow
+from hpo.trial import FrozenTrial, TrialState
+
+
+@dataclass
+class _StudyData:
+    record: StudyRecord
+    trials: list[FrozenTrial] = field(default_factory=list)
+    changelog: list[int] = field(default_factory=list)  # trial number changed at seq i + 1
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class InMemoryStorage(Storage):
+    """A dict-backed :class:`~hpo.storage.base.Storage` guarded by one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._studies: dict[int, _StudyData] = {}
+        self._names: dict[str, int] = {}
+        self._next_id = 1
+
+    # --- helpers ---------------------------------------------------------------------
+    def _study(self, study_id: int) -> _StudyData:
+        try:
+            return self._studies[study_id]
+        except KeyError:
+            raise StudyNotFoundError(f"no study with id {study_id}") from None
+
+    def _trial(self, data: _StudyData, number: int) -> FrozenTrial:
+        if not 0 <= number < len(data.trials):
+            raise TrialNotFoundError(f"study {data.record.name!r} has no trial {number}")
+        return data.trials[number]
+
+    def _put(self, data: _StudyData, trial: FrozenTrial) -> FrozenTrial:
+        data.trials[trial.number] = trial
+        data.changelog.append(trial.number)
+        return trial
+
+    def _running(self, data: _StudyData, number: int) -> FrozenTrial:
+        trial = self._trial(data, number)
+        if trial.state.is_finished:
+            raise TrialFinishedError(
+                f"trial {number} of study {data.record.name!r} is already {trial.state.value}; "
+                "finished trials cannot be changed"
+            )
+        return trial
+
+    # --- studies ---------------------------------------------------------------------
+    def create_study(
+        self,
+        name: str,
+        *,
+        direction: str,
+        space: Space | None,
+        searcher: str,
+        searcher_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        metric: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
+    ) -> StudyRecord:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        with self._lock:
+            if name in self._names:
+                raise DuplicateStudyError(
+                    f"a study named {name!r} already exists; pass load_if_exists=True to "
+                    "continue it, or choose another name"
+                )
+            record = StudyRecord(
+                study_id=self._next_id,
+                name=name,
+                direction=direction,
+                space=space if space is not None else Space(),
+                define_by_run=space is None,
+                searcher=searcher,
+                searcher_kwargs=copy.deepcopy(searcher_kwargs or {}),
+                seed=seed,
+                metric=metric,
+                created_at=utcnow(),
+                user_attrs=copy.deepcopy(user_attrs or {}),
+            )
+            self._studies[record.study_id] = _StudyData(record)
+            self._names[name] = record.study_id
+            self._next_id += 1
+            return record
+
+    def get_study(self, name: str) -> StudyRecord:
+        with self._lock:
+            if name not in self._names:
+                raise StudyNotFoundError(f"no study named {name!r}")
+            return self._studies[self._names[name]].record
+
+    def get_study_by_id(self, study_id: int) -> StudyRecord:
+        with self._lock:
+            return self._study(study_id).record
+
+    def list_studies(self) -> list[StudyRecord]:
+        with self._lock:
+            return [d.record for d in self._studies.values()]
+
+    def delete_study(self, name: str) -> None:
+        with self._lock:
+            if name not in self._names:
+                raise StudyNotFoundError(f"no study named {name!r}")
+            del self._studies[self._names.pop(name)]
+
+    def set_study_space(self, study_id: int, space: Space) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            data.record = StudyRecord(**{**data.record.__dict__, "space": space})
+
+    def save_searcher_state(self, study_id: int, state: dict[str, Any]) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            data.record = StudyRecord(
+                **{**data.record.__dict__, "searcher_state": copy.deepcopy(state)}
+            )
+
+    def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
+        with self._lock:
+            trials = self._study(study_id).trials
+            if states is None:
+                return len(trials)
+            wanted = set(states)
+            return sum(t.state in wanted for t in trials)
+
+    # --- trials ----------------------------------------------------------------------
+    def create_trial(
+        self,
+        study_id: int,
+        *,
+        params: dict[str, Any],
+        state: TrialState = TrialState.RUNNING,
+        budget: float | None = None,
+        parent: int | None = None,
+        searcher_time: float | None = None,
+    ) -> FrozenTrial:
+        if state not in (TrialState.RUNNING, TrialState.WAITING):
+            raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
+        with self._lock:
+            data = self._study(study_id)
+            now = utcnow()
+            trial = FrozenTrial(
+                number=len(data.trials),
+                state=state,
+                params=copy.deepcopy(params),
+                datetime_start=now if state is TrialState.RUNNING else None,
+                heartbeat=now if state is TrialState.RUNNING else None,
+                budget=budget,
+                parent=parent,
+                searcher_time=searcher_time,
+            )
+            data.trials.append(trial)
+            return self._put(data, trial)
+
+    def pop_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+        with self._lock:
+            data = self._study(study_id)
+            for trial in data.trials:
+                if trial.state is TrialState.WAITING:
+                    now = utcnow()
+                    return self._put(
+                        data,
+                        trial.evolve(state=TrialState.RUNNING, datetime_start=now, heartbeat=now),
+                    )
+            return None
+
+    def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            trial = self._running(data, number)
+            self._put(data, trial.evolve(params={**trial.params, name: copy.deepcopy(value)}))
+
+    def report(self, study_id: int, number: int, step: int, value: float) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            trial = self._running(data, number)
+            values = {**trial.intermediate_values, int(step): float(value)}
+            self._put(data, trial.evolve(intermediate_values=values, heartbeat=utcnow()))
+
+    def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            trial = self._running(data, number)
+            attrs = {**trial.user_attrs, key: copy.deepcopy(value)}
+            self._put(data, trial.evolve(user_attrs=attrs))
+
+    def heartbeat(self, study_id: int, number: int) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            trial = self._running(data, number)
+            self._put(data, trial.evolve(heartbeat=utcnow()))
+
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> FrozenTrial:
+        if not state.is_finished:
+            raise ValueError(f"finish_trial needs COMPLETE, PRUNED or FAILED, got {state}")
+        with self._lock:
+            data = self._study(study_id)
+            trial = self._running(data, number)
+            done = trial.evolve(
+                state=state,
+                value=value,
+                metrics=dict(metrics or {}),
+                error=error,
+                datetime_complete=utcnow(),
+            )
+            return self._put(data, done)
+
+    def get_trial(self, study_id: int, number: int) -> FrozenTrial:
+        with self._lock:
+            return self._trial(self._study(study_id), number)
+
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        since: int = 0,
+        states: Iterable[TrialState] | None = None,
+    ) -> TrialBatch:
+        with self._lock:
+            data = self._study(study_id)
+            wanted = set(states) if states is not None else None
+            since = max(int(since), 0)
+            if since == 0:
+                changed: Iterable[FrozenTrial] = data.trials
+            else:
+                changed = (data.trials[n] for n in sorted(set(data.changelog[since:])))
+            trials = [t for t in changed if wanted is None or t.state in wanted]
+            return TrialBatch(trials=trials, cursor=max(len(data.changelog), since))
+
+    def next_counter(self, study_id: int, key: str) -> int:
+        with self._lock:
+            data = self._study(study_id)
+            value = data.counters.get(key, 0)
+            data.counters[key] = value + 1
+            return value

@@ -1,0 +1,545 @@
+"""Studies: ask / tell / optimize over one objective, backed by a storage.
+
+>>> study = create_study(sphere, searcher="random", seed=0)     # doctest: +SKIP
+>>> study.optimize(n_trials=20)                                 # doctest: +SKIP
+>>> study.best_params, study.best_value                         # doctest: +SKIP
+
+The study keeps its searcher current: before each ask it tells the searcher every trial
+that finished since it last looked (here, in another thread or in another process sharing
+the storage) through the storage's incremental read. A reloaded study rebuilds its
+searcher the same way, from ``(name, kwargs, saved state)`` plus the stored trials.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.exceptions import DuplicateStudyError
+from hpo.executors.base import Callback, Executor, OptimizeRun
+from hpo.objective import Objective, as_objective, outcome_from_result
+from hpo.searchers import Searcher, make_searcher
+from hpo.space import Param, Space, SpaceError, as_space
+from hpo.storage import Storage, StudyRecord, get_storage
+from hpo.trial import FrozenTrial, Trial, TrialChannel, TrialSpec, TrialState, check_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ObjectiveLike = Objective | Callable[..., Any]
+
+
+class _StudyChannel(TrialChannel):
+    """The in-process channel: a running trial talks to its study directly."""
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+
+    def suggest(self, number: int, name: str, param: Param) -> Any:
+        return self._study._suggest_param(number, name, param)
+
+    def report(self, number: int, step: int, value: float) -> bool:
+        return self._study._report(number, step, value)
+
+    def set_user_attr(self, number: int, key: str, value: Any) -> None:
+        self._study._set_user_attr(number, key, value)
+
+
+class Study:
+    """A named optimization of one objective; build it with :func:`create_study` or
+    :func:`load_study`."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        record: StudyRecord,
+        objective: ObjectiveLike | None = None,
+        *,
+        artifacts: str | Path | None = None,
+    ) -> None:
+        self.storage = storage
+        self._record = record
+        self._objective = objective
+        self._lock = threading.RLock()
+        self._searcher: Searcher | None = None
+        self._cursor = 0
+        self._told: set[int] = set()
+        self._waiting: set[int] = set()
+        self._saved_state: str | None = (
+            json.dumps(record.searcher_state, sort_keys=True) if record.searcher_state else None
+        )
+        self._stop_requested = False
+        self._channel = _StudyChannel(self)
+        from hpo.artifacts import LocalArtifactStore
+
+        self.artifacts_root = str(LocalArtifactStore(artifacts).root.resolve())
+
+    def __repr__(self) -> str:
+        return (
+            f"Study(name={self.name!r}, direction={self.direction!r}, "
+            f"searcher={self._record.searcher!r})"
+        )
+
+    # --- definition --------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def study_id(self) -> int:
+        return self._record.study_id
+
+    @property
+    def direction(self) -> str:
+        return self._record.direction
+
+    @property
+    def space(self) -> Space:
+        """The search space (for define-by-run studies: the parameters seen so far)."""
+        return self._record.space
+
+    @property
+    def define_by_run(self) -> bool:
+        return self._record.define_by_run
+
+    @property
+    def searcher_name(self) -> str:
+        return self._record.searcher
+
+    @property
+    def searcher_kwargs(self) -> dict[str, Any]:
+        return dict(self._record.searcher_kwargs)
+
+    @property
+    def metric(self) -> str | None:
+        return self._record.metric
+
+    @property
+    def seed(self) -> int | None:
+        return self._record.seed
+
+    @property
+    def objective(self) -> ObjectiveLike | None:
+        return self._objective
+
+    @property
+    def searcher(self) -> Searcher:
+        """The study's searcher, built on first use from its name, options and state."""
+        with self._lock:
+            if self._searcher is None:
+                rec = self._record
+                searcher = make_searcher(
+                    rec.searcher,
+                    None if rec.define_by_run else rec.space,
+                    direction=rec.direction,
+                    seed=rec.seed,
+                    **rec.searcher_kwargs,
+                )
+                if rec.searcher_state:
+                    searcher.load_state_dict(rec.searcher_state)
+                searcher.bind_counter(lambda key: self.storage.next_counter(self.study_id, key))
+                self._searcher = searcher
+            return self._searcher
+
+    # --- keeping the searcher current ----------------------------------------------------
+    def _sync(self) -> None:
+        """Tell the searcher every trial finished since the last look (lock held)."""
+        searcher = self.searcher
+        batch = self.storage.get_trials(self.study_id, since=self._cursor)
+        for t in batch.trials:
+            if t.state is TrialState.WAITING:
+                self._waiting.add(t.number)
+            else:
+                self._waiting.discard(t.number)
+            if t.state.is_finished and t.number not in self._told:
+                self._told.add(t.number)
+                searcher.tell(t)
+        self._cursor = batch.cursor
+
+    def _save_state_if_changed(self) -> None:
+        state = self.searcher.state_dict()
+        encoded = json.dumps(state, sort_keys=True)
+        if encoded != self._saved_state:
+            self.storage.save_searcher_state(self.study_id, state)
+            self._saved_state = encoded
+
+    # --- ask / tell ----------------------------------------------------------------------
+    def _ask_frozen(self) -> FrozenTrial:
+        with self._lock:
+            self._sync()
+            if self._waiting:
+                trial = self.storage.pop_waiting_trial(self.study_id)
+                if trial is not None:
+                    self._waiting.discard(trial.number)
+                    return trial
+                self._waiting.clear()
+            t0 = time.perf_counter()
+            suggestion = self.searcher.ask(1)[0]
+            elapsed = time.perf_counter() - t0
+            trial = self.storage.create_trial(
+                self.study_id,
+                params=suggestion.config,
+                budget=suggestion.budget,
+                parent=suggestion.parent,
+                searcher_time=elapsed,
+            )
+            self._save_state_if_changed()
+            return trial
+
+    def _spec_for(self, trial: FrozenTrial) -> TrialSpec:
+        return TrialSpec(
+            study_name=self.name,
+            number=trial.number,
+            params=dict(trial.params),
+            budget=trial.budget,
+            parent=trial.parent,
+            checkpoint_root=self.artifacts_root,
+        )
+
+    def ask(self) -> Trial:
+        """Start a trial: an enqueued configuration if any, else the searcher's next.
+
+        Raises :class:`~hpo.exceptions.SearchSpaceExhausted` when the searcher has none."""
+        return Trial(self._spec_for(self._ask_frozen()), self._channel)
+
+    def tell(
+        self,
+        trial: Trial | FrozenTrial | int,
+        value: float | Mapping[str, Any] | None = None,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        state: TrialState | str | None = None,
+        error: str | None = None,
+    ) -> FrozenTrial:
+        """Finish a trial with its value (COMPLETE, the default), or as PRUNED / FAILED.
+
+        ``value`` may be a dict of metrics when the study has a ``metric``. A NaN or
+        infinite value makes the trial FAILED with the reason stored."""
+        number = trial if isinstance(trial, int) else trial.number
+        state = TrialState(state) if state is not None else TrialState.COMPLETE
+        extra = {str(k): _metric_value(v) for k, v in (metrics or {}).items()}
+        final: float | None = None
+        if isinstance(value, Mapping):
+            outcome = outcome_from_result(value, self.metric, pruned=state is TrialState.PRUNED)
+            if state is not TrialState.FAILED:
+                state, error = outcome.state, outcome.error or error
+            final = outcome.value
+            extra = {**outcome.metrics, **extra}
+        elif state is TrialState.COMPLETE:
+            if value is None:
+                raise ValueError(
+                    f"tell() needs a value to complete trial {number}; pass "
+                    "state='FAILED' or state='PRUNED' for a trial without one"
+                )
+            try:
+                final = check_value(value)
+            except ValueError as exc:
+                state, error = TrialState.FAILED, str(exc)
+        elif state is TrialState.PRUNED and value is not None:
+            try:
+                final = check_value(value)
+            except ValueError:
+                final = None
+        elif not state.is_finished:
+            raise ValueError(f"tell() finishes trials: state must be COMPLETE, PRUNED or FAILED, "
+                             f"got {state.value}")
+        if state is TrialState.FAILED:
+            final = None
+        return self.storage.finish_trial(
+            self.study_id, number, state, value=final, metrics=extra, error=error
+        )
+
+    def enqueue(self, config: Mapping[str, Any]) -> FrozenTrial:
+        """Evaluate ``config`` before the searcher's next suggestions (warm starts)."""
+        if not isinstance(config, Mapping):
+            raise TypeError(f"enqueue() takes a dict of parameter values, got {config!r}")
+        params = dict(config)
+        if not self.define_by_run:
+            problems = self.space.violations(params)
+            if problems:
+                raise SpaceError(f"cannot enqueue {params!r}: " + "; ".join(problems))
+            params = self.space.canonical(params)
+        trial = self.storage.enqueue_trial(self.study_id, params)
+        with self._lock:
+            self._waiting.add(trial.number)
+        return trial
+
+    # --- the channel's side ----------------------------------------------------------------
+    def _suggest_param(self, number: int, name: str, param: Param) -> Any:
+        with self._lock:
+            space = self._record.space
+            known = space.get(name)
+            if not self.define_by_run and known is None:
+                raise SpaceError(
+                    f"parameter {name!r} is not in the study's space ({', '.join(space) or 'empty'}); "
+                    "add it to the space, or create the study without a space (define-by-run)"
+                )
+            if known is not None and known.to_json() != param.to_json():
+                raise SpaceError(
+                    f"parameter {name!r} was defined as {known!r} earlier in this study; "
+                    f"it cannot become {param!r}: keep one definition per name"
+                )
+            current = self.storage.get_trial(self.study_id, number).params
+            value = self.searcher.suggest_param(number, dict(current), name, param)
+            self.storage.set_trial_param(self.study_id, number, name, value)
+            if known is None:
+                grown = space.with_param(name, param)
+                self.storage.set_study_space(self.study_id, grown)
+                self._record = self.storage.get_study_by_id(self.study_id)
+            return value
+
+    def _report(self, number: int, step: int, value: float) -> bool:
+        self.storage.report(self.study_id, number, step, value)
+        searcher = self.searcher
+        if type(searcher).on_report is Searcher.on_report:
+            return False
+        with self._lock:
+            trial = self.storage.get_trial(self.study_id, number)
+            return searcher.on_report(trial, step, value).value == "STOP"
+
+    def _set_user_attr(self, number: int, key: str, value: Any) -> None:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"user attribute {key!r} must be JSON-serializable: {exc}") from None
+        self.storage.set_trial_user_attr(self.study_id, number, key, value)
+
+    # --- optimize ----------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask a running ``optimize`` to start no new trial (e.g. from a callback)."""
+        self._stop_requested = True
+
+    def _resolve_objective(self, objective: ObjectiveLike | None) -> Objective:
+        objective = objective if objective is not None else self._objective
+        if objective is None:
+            raise ValueError(
+                "no objective: pass one to optimize(objective) or to create_study(objective)"
+            )
+        obj = as_objective(objective, None if self.define_by_run else self.space)
+        if obj.space is not None and not self.define_by_run and obj.space != self.space:
+            raise ValueError(
+                f"the objective's space differs from study {self.name!r}'s space; "
+                "create a new study for a new space"
+            )
+        if obj.direction is not None and obj.direction != self.direction:
+            raise ValueError(
+                f"the objective says direction={obj.direction!r} but study {self.name!r} "
+                f"{self.direction}s"
+            )
+        if obj.style != "trial" and self.define_by_run:
+            raise ValueError(
+                f"objective {obj.name!r} takes a config but study {self.name!r} has no space; "
+                "decorate it with @hpo.objective(space=...) or use trial.suggest_* inside"
+            )
+        return obj
+
+    def optimize(
+        self,
+        objective: ObjectiveLike | None = None,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        n_workers: int = 1,
+        executor: Executor | str | None = None,
+        catch: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
+        callbacks: Iterable[Callback] = (),
+        progress: bool = True,
+    ) -> Study:
+        """Run ``n_trials`` more trials (and/or until ``timeout`` seconds pass).
+
+        ``executor`` is ``"serial"``, ``"thread"``, ``"process"`` or an
+        :class:`~hpo.executors.base.Executor`; by default serial for one worker, threads
+        for more. Exceptions of the types in ``catch`` fail their trial and the study goes
+        on; others fail it and are re-raised. Each ``callback(study, trial)`` runs after a
+        trial finishes. Returns the study."""
+        obj = self._resolve_objective(objective)
+        if n_trials is not None and (
+            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+        ):
+            raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(catch, type):
+            catch = (catch,)
+        catch = tuple(catch)
+        if not all(isinstance(c, type) and issubclass(c, BaseException) for c in catch):
+            raise TypeError(f"catch must be exception classes, got {catch!r}")
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables (study, trial), got {cb!r}")
+        self.searcher  # noqa: B018 - build now: a missing dependency fails before any trial
+        from hpo.executors import resolve_executor
+        from hpo.progress import ProgressBar
+
+        ex = resolve_executor(executor, n_workers)
+        bar = ProgressBar(total=n_trials, enabled=progress)
+        run = OptimizeRun(
+            self, obj, n_trials=n_trials, timeout=timeout, catch=catch,
+            callbacks=callbacks, progress=bar,
+        )
+        self._stop_requested = False
+        try:
+            ex.run(run)
+        finally:
+            bar.close()
+        run.raise_if_error()
+        return self
+
+    # --- results -----------------------------------------------------------------------
+    def get_trials(self, states: Iterable[TrialState | str] | None = None) -> list[FrozenTrial]:
+        """Snapshots of the study's trials in number order (only ``states``, if given)."""
+        wanted = None if states is None else [TrialState(s) for s in states]
+        return self.storage.get_trials(self.study_id, states=wanted).trials
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self.get_trials()
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The COMPLETE trial with the best value (ties: the earliest)."""
+        complete = [t for t in self.get_trials([TrialState.COMPLETE]) if t.value is not None]
+        if not complete:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        return min(complete, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best_trial.params)
+
+    @property
+    def best_value(self) -> float:
+        value = self.best_trial.value
+        assert value is not None
+        return value
+
+    def trials_dataframe(self) -> pd.DataFrame:
+        """One row per trial: number, state, value, ``params_*``, ``metrics_*``,
+        ``user_attrs_*``, times, budget, parent, searcher time and error."""
+        from hpo.tables import trials_dataframe
+
+        return trials_dataframe(self.trials)
+
+
+def _metric_value(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"metrics must be numbers, got {v!r}") from None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def _default_name() -> str:
+    return f"study-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def create_study(
+    objective: ObjectiveLike | None = None,
+    *,
+    space: Space | Mapping[str, Param] | None = None,
+    direction: str | None = None,
+    searcher: str = "random",
+    searcher_kwargs: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    storage: Storage | str | None = None,
+    seed: int | None = None,
+    load_if_exists: bool = False,
+    metric: str | None = None,
+    artifacts: str | Path | None = None,
+) -> Study:
+    """Create a study (or load it, with ``load_if_exists=True``).
+
+    The space, direction and metric come from a decorated objective or from these keywords;
+    giving both with different values is an error. ``direction`` defaults to minimize;
+    ``storage=None`` keeps everything in memory, a URL (``sqlite:///hpo.db``,
+    ``postgresql+psycopg://...``) stores it in SQL. No space at all makes a define-by-run
+    study (``trial.suggest_*`` in the objective)."""
+    obj_space = obj_direction = obj_metric = None
+    if objective is not None:
+        if isinstance(objective, Objective):
+            obj_space, obj_direction, obj_metric = objective.space, objective.direction, objective.metric
+        elif not callable(objective):
+            raise TypeError(f"objective must be callable, got {objective!r}")
+    space_ = as_space(space)
+    if space_ is not None and obj_space is not None and space_ != obj_space:
+        raise ValueError(
+            "the objective is decorated with a space and create_study got a different "
+            "`space`; give the space in one place"
+        )
+    space_ = space_ if space_ is not None else obj_space
+    if direction is not None and direction not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    if direction is not None and obj_direction is not None and direction != obj_direction:
+        raise ValueError(
+            f"the objective says direction={obj_direction!r} but create_study got "
+            f"direction={direction!r}; give the direction in one place"
+        )
+    direction_ = direction or obj_direction or "minimize"
+    if metric is not None and obj_metric is not None and metric != obj_metric:
+        raise ValueError(f"the objective says metric={obj_metric!r} but create_study got "
+                         f"metric={metric!r}")
+    metric_ = metric or obj_metric
+    if not isinstance(searcher, str):
+        raise TypeError(
+            f"searcher must be a registered name such as 'random' or 'grid', got {searcher!r}"
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int or None, got {seed!r}")
+    kwargs = dict(searcher_kwargs or {})
+    try:
+        json.dumps(kwargs)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"searcher_kwargs must be JSON-serializable: {exc}") from None
+    # build once to validate the name, options and space support before storing anything
+    make_searcher(searcher, space_, direction=direction_, seed=seed, **kwargs)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    store = get_storage(storage)
+    study_name = name or _default_name()
+    try:
+        record = store.create_study(
+            study_name,
+            direction=direction_,
+            space=space_,
+            searcher=searcher,
+            searcher_kwargs=kwargs,
+            seed=seed,
+            metric=metric_,
+        )
+    except DuplicateStudyError:
+        if not load_if_exists:
+            raise
+        record = store.get_study(study_name)
+        _check_compatible(record, space_, direction_, searcher)
+    return Study(store, record, objective, artifacts=artifacts)
+
+
+def _check_compatible(record: StudyRecord, space: Space | None, direction: str,
+                      searcher: str) -> None:
+    if space is not None and not record.define_by_run and record.space != space:
+        raise ValueError(f"study {record.name!r} exists with a different space")
+    if record.direction != direction:
+        raise ValueError(f"study {record.name!r} exists and {record.direction}s, not {direction}s")
+    if record.searcher != searcher:
+        raise ValueError(
+            f"study {record.name!r} exists with searcher {record.searcher!r}, not {searcher!r}; "
+            "load it with hpo.load_study or pick another name"
+        )
+
+
+def load_study(
+    name: str,
+    storage: Storage | str,
+    objective: ObjectiveLike | None = None,
+    *,
+    artifacts: str | Path | None = None,
+) -> Study:
+    """Load a stored study; its searcher is rebuilt from its name, options, state and trials."""
+    store = get_storage(storage)
+    return Study(store, store.get_study(name), objective, artifacts=artifacts)

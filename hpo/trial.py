@@ -1,0 +1,230 @@
+"""Trials: their states, the immutable record (:class:`FrozenTrial`) and the live handle
+an objective receives (:class:`Trial`).
+
+A :class:`Trial` talks to whoever runs it through a :class:`TrialChannel`: an in-process
+call for the serial and thread executors, a pipe for the process executor, and later a
+Ray actor or HTTP. The objective never sees which.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from hpo.space import Categorical, Float, Int, Param, SpaceError
+
+
+class TrialState(str, Enum):
+    """Where a trial is in its life. Only ``COMPLETE`` trials count for ``best_*``."""
+
+    WAITING = "WAITING"  # enqueued, not started
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"  # stopped early; keeps its intermediate values
+    FAILED = "FAILED"  # raised, returned NaN/inf, timed out or was interrupted
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+
+@dataclass(frozen=True)
+class FrozenTrial:
+    """An immutable snapshot of one trial as the storage holds it.
+
+    ``value`` is the objective value (``None`` unless COMPLETE, or PRUNED with a last
+    reported value); ``metrics`` the other numbers the objective returned. ``budget``,
+    ``parent`` (lineage), ``searcher_time`` (seconds the searcher spent proposing it) and
+    ``heartbeat`` serve multi-fidelity, population-based and distributed execution.
+    """
+
+    number: int
+    state: TrialState
+    params: dict[str, Any]
+    value: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    intermediate_values: dict[int, float] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    datetime_start: datetime | None = None
+    datetime_complete: datetime | None = None
+    error: str | None = None
+    budget: float | None = None
+    parent: int | None = None
+    searcher_time: float | None = None
+    heartbeat: datetime | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to completion, when both are known."""
+        if self.datetime_start is None or self.datetime_complete is None:
+            return None
+        return (self.datetime_complete - self.datetime_start).total_seconds()
+
+    @property
+    def last_step(self) -> int | None:
+        return max(self.intermediate_values) if self.intermediate_values else None
+
+    def evolve(self, **changes: Any) -> FrozenTrial:
+        """A copy with some fields changed (the original is untouched)."""
+        return replace(self, **changes)
+
+
+def check_value(value: Any, what: str = "objective value") -> float:
+    """``value`` as a finite float, or a ``ValueError`` that says what was wrong."""
+    if isinstance(value, bool):
+        raise ValueError(f"the {what} must be a number, got the bool {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"the {what} must be a number, got {value!r} of type {type(value).__name__}"
+        ) from None
+    if not math.isfinite(out):
+        raise ValueError(f"the {what} must be finite, got {out}")
+    return out
+
+
+class TrialChannel(ABC):
+    """How a running :class:`Trial` reaches its study (in-process, pipe, actor, HTTP)."""
+
+    @abstractmethod
+    def suggest(self, number: int, name: str, param: Param) -> Any:
+        """Value of a define-by-run parameter, chosen by the study's searcher."""
+
+    @abstractmethod
+    def report(self, number: int, step: int, value: float) -> bool:
+        """Store an intermediate value; return whether the trial should stop."""
+
+    @abstractmethod
+    def set_user_attr(self, number: int, key: str, value: Any) -> None:
+        """Attach a JSON-serializable attribute to the trial."""
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What a worker needs to run one trial, wherever it runs (picklable)."""
+
+    study_name: str
+    number: int
+    params: dict[str, Any]
+    budget: float | None = None
+    parent: int | None = None
+    checkpoint_root: str | None = None
+
+
+class Trial:
+    """The live handle an objective receives.
+
+    >>> def objective(trial):                      # define-by-run
+    ...     x = trial.suggest_float("x", -5, 5)
+    ...     return x ** 2
+    """
+
+    def __init__(self, spec: TrialSpec, channel: TrialChannel) -> None:
+        self._spec = spec
+        self._channel = channel
+        self._params: dict[str, Any] = dict(spec.params)
+        self._should_stop = False
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self._params!r})"
+
+    @property
+    def number(self) -> int:
+        return self._spec.number
+
+    @property
+    def study_name(self) -> str:
+        return self._spec.study_name
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The configuration so far (a copy)."""
+        return dict(self._params)
+
+    @property
+    def budget(self) -> float | None:
+        """The most this trial may use (e.g. epochs), or ``None`` for unbudgeted studies."""
+        return self._spec.budget
+
+    @property
+    def parent(self) -> int | None:
+        """The trial this one continues from (population-based search), if any."""
+        return self._spec.parent
+
+    # --- define-by-run ----------------------------------------------------------------
+    def _suggest(self, name: str, param: Param) -> Any:
+        if not isinstance(name, str) or not name:
+            raise SpaceError(f"a parameter name must be a non-empty string, got {name!r}")
+        if name in self._params:
+            value = self._params[name]
+            if not param.contains(value):
+                raise SpaceError(
+                    f"parameter {name!r} already has the value {value!r}, which is outside "
+                    f"the newly suggested {param!r}; keep one definition per name"
+                )
+            return value
+        value = self._channel.suggest(self.number, name, param)
+        self._params[name] = value
+        return value
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        return float(self._suggest(name, Float(low, high, log=log, step=step)))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
+    ) -> int:
+        return int(self._suggest(name, Int(low, high, log=log, step=step)))
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        return self._suggest(name, Categorical(choices))
+
+    # --- reporting ---------------------------------------------------------------------
+    def report(self, step: int, value: float) -> None:
+        """Record an intermediate ``value`` at ``step`` (e.g. validation loss per epoch)."""
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise TypeError(f"`step` must be an int, got {step!r}")
+        if step < 0:
+            raise ValueError(f"`step` must be >= 0, got {step}")
+        v = check_value(value, "reported value")
+        self._should_stop = bool(self._channel.report(self.number, step, v))
+
+    def should_stop(self) -> bool:
+        """Whether the study asks this trial to stop after its last report."""
+        return self._should_stop
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self._channel.set_user_attr(self.number, key, value)
+
+    # --- checkpoints -------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        """A directory this trial may write files into; created on first access."""
+        from hpo.artifacts import LocalArtifactStore
+
+        return LocalArtifactStore(self._spec.checkpoint_root).trial_dir(
+            self.study_name, self.number
+        )
+
+    def save_checkpoint(self, obj: Any) -> None:
+        """Pickle ``obj`` as this trial's latest checkpoint (trusted storage only)."""
+        from hpo.artifacts import LocalArtifactStore
+
+        LocalArtifactStore(self._spec.checkpoint_root).save(self.study_name, self.number, obj)
+
+    def load_checkpoint(self) -> Any:
+        """This trial's latest checkpoint, else its parent's, else ``None``."""
+        from hpo.artifacts import LocalArtifactStore
+
+        store = LocalArtifactStore(self._spec.checkpoint_root)
+        for number in (self.number, self.parent):
+            if number is not None and store.exists(self.study_name, number):
+                return store.load(self.study_name, number)
+        return None
