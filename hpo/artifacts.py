@@ -51,7 +51,7 @@ class LocalArtifactStore:
     def load(self, study: str, number: int) -> Any:
         path = self.root / _SAFE.sub("_", study) / str(int(number)) / _CHECKPOINT
         with path.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - documented: trusted storage only
+            return pickle.load(fh)
 
     def delete(self, study: str, number: int) -> None:
         shutil.rmtree(self.root / _SAFE.sub("_", study) / str(int(number)), ignore_errors=True)

@@ -61,5 +61,5 @@ class SearchSpaceExhausted(HPOError):
     """The searcher has no new point to propose (e.g. every grid point was claimed)."""
 
 
-class TrialPruned(HPOError):  # noqa: N818 - reads as an event, like optuna.TrialPruned
+class TrialPruned(HPOError):
     """Raise inside an objective to end the trial as PRUNED (stopped early)."""

@@ -86,7 +86,7 @@ class Objective:
         self.direction = direction
         self.metric = metric
         self.style: Style = call_style(func, self.space is not None)
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     @property
     def name(self) -> str:
@@ -109,8 +109,15 @@ class Objective:
                     return (_import_attr, (module, qualname))
             except (ImportError, AttributeError):
                 pass
-        return (_rebuild, (self.func, self.space.to_json() if self.space is not None else None,
-                           self.direction, self.metric))
+        return (
+            _rebuild,
+            (
+                self.func,
+                self.space.to_json() if self.space is not None else None,
+                self.direction,
+                self.metric,
+            ),
+        )
 
 
 def _import_attr(module: str, qualname: str) -> Any:
@@ -120,12 +127,20 @@ def _import_attr(module: str, qualname: str) -> Any:
     return obj
 
 
-def _rebuild(func: Callable[..., Any], space: dict[str, Any] | None, direction: str | None,
-             metric: str | None) -> Objective:
+def _rebuild(
+    func: Callable[..., Any],
+    space: dict[str, Any] | None,
+    direction: str | None,
+    metric: str | None,
+) -> Objective:
     if isinstance(func, Objective):
         return func
-    return Objective(func, space=Space.from_json(space) if space is not None else None,
-                     direction=direction, metric=metric)
+    return Objective(
+        func,
+        space=Space.from_json(space) if space is not None else None,
+        direction=direction,
+        metric=metric,
+    )
 
 
 @overload
@@ -193,19 +208,20 @@ def outcome_from_result(result: Any, metric: str | None, pruned: bool = False) -
             except (TypeError, ValueError):
                 return TrialOutcome(
                     TrialState.FAILED,
-                    error=f"metric {key!r} must be a number, got {v!r} of type "
-                    f"{type(v).__name__}",
+                    error=f"metric {key!r} must be a number, got {v!r} of type {type(v).__name__}",
                 )
             metrics[str(key)] = f if math.isfinite(f) else None
         if metric is None:
             return TrialOutcome(
-                TrialState.FAILED, metrics=metrics,
+                TrialState.FAILED,
+                metrics=metrics,
                 error="the objective returned a dict of metrics but no `metric` names the "
                 f"objective value; pass metric=... (one of {sorted(metrics)})",
             )
         if metric not in result:
             return TrialOutcome(
-                TrialState.FAILED, metrics=metrics,
+                TrialState.FAILED,
+                metrics=metrics,
                 error=f"the objective's result has no metric {metric!r} (the objective value); "
                 f"it returned {sorted(metrics)}",
             )

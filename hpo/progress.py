@@ -14,8 +14,14 @@ class ProgressBar:
 
     Enabled only when asked and the stream is a terminal, so logs and tests stay clean."""
 
-    def __init__(self, total: int | None, *, enabled: bool = True,
-                 stream: IO[str] | None = None, force: bool = False) -> None:
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        enabled: bool = True,
+        stream: IO[str] | None = None,
+        force: bool = False,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = bool(enabled) and (is_tty or force)
@@ -29,9 +35,9 @@ class ProgressBar:
         self.done += 1
         if trial.state is TrialState.COMPLETE and trial.value is not None:
             direction = getattr(run.study, "direction", "minimize")
-            better = (self.best is None
-                      or (trial.value < self.best if direction == "minimize"
-                          else trial.value > self.best))
+            better = self.best is None or (
+                trial.value < self.best if direction == "minimize" else trial.value > self.best
+            )
             if better:
                 self.best = trial.value
         if self.enabled:

@@ -209,6 +209,8 @@ class Float(Param):
             assert n is not None
             idx = min(int(x * n), n - 1)
             return min(self.low + idx * self.step, self.high)
+        if x in (0.0, 1.0):  # the bounds exactly, not exp(log(low)) = low * (1 + eps)
+            return self.high if x else self.low
         if self.log:
             v = math.exp(math.log(self.low) + x * (math.log(self.high) - math.log(self.low)))
         else:
@@ -303,7 +305,7 @@ class Int(Param):
         return math.log(self.low - 0.5), math.log(self.high + 0.5)
 
     def encode(self, value: Any) -> np.ndarray:
-        v = int(round(float(value)))
+        v = round(float(value))
         if self.log:
             a, b = self._log_edges()
             return np.array([min(max((math.log(v) - a) / (b - a), 0.0), 1.0)])
@@ -334,7 +336,16 @@ class Int(Param):
             for i in range(resolution)
         ]
         if self.log:
-            points = [self.decode(np.array([i / (resolution - 1)])) for i in range(resolution)]
+            # geometric from low to high (Int(1, 1000, log=True) -> 1, 10, 100, 1000), not
+            # through the codec, whose half-integer bin edges would skew the low end
+            ratio = math.log(self.high) - math.log(self.low)
+            points = [
+                min(
+                    max(round(self.low * math.exp(ratio * i / (resolution - 1))), self.low),
+                    self.high,
+                )
+                for i in range(resolution)
+            ]
         return list(dict.fromkeys(points))
 
     def to_json(self) -> dict[str, Any]:
@@ -367,10 +378,10 @@ class Categorical(Param):
     def __init__(
         self, choices: Sequence[ChoiceValue], *, when: Mapping[str, Any] | None = None
     ) -> None:
-        if isinstance(choices, str) or not isinstance(choices, Sequence | set | frozenset):
+        if isinstance(choices, str) or not isinstance(choices, Sequence):
             raise SpaceError(
-                f"Categorical: `choices` must be a list of values, got {choices!r}; "
-                "wrap a single value in a list"
+                f"Categorical: `choices` must be a list or tuple of values, got {choices!r}; "
+                "wrap a single value in a list (sets are refused: their order is not stable)"
             )
         choices = tuple(choices)
         if not choices:
@@ -396,6 +407,18 @@ class Categorical(Param):
     def __repr__(self) -> str:
         extra = f", when={self._when_json()}" if self.when else ""
         return f"Categorical(choices={list(self.choices)!r}{extra})"
+
+    def _typed_choices(self) -> tuple[tuple[str, ChoiceValue], ...]:
+        return tuple((type(c).__name__, c) for c in self.choices)
+
+    def __eq__(self, other: object) -> bool:
+        # type-aware, like the choices themselves: [0, 1] is not [False, True] nor [0.0, 1.0]
+        if not isinstance(other, Categorical):
+            return NotImplemented
+        return self._typed_choices() == other._typed_choices() and self.when == other.when
+
+    def __hash__(self) -> int:
+        return hash((self._typed_choices(), self.when))
 
     @property
     def n_dims(self) -> int:
@@ -446,12 +469,24 @@ def param_from_json(data: Mapping[str, Any]) -> Param:
         raise SpaceError(f"a parameter must be a dict with a 'type' key, got {data!r}")
     kind = data["type"]
     when = data.get("when") or None
+    required = {"float": ("low", "high"), "int": ("low", "high"), "categorical": ("choices",)}
+    missing = [k for k in required.get(kind, ()) if k not in data]
+    if missing:
+        raise SpaceError(
+            f"a {kind!r} parameter needs {', '.join(map(repr, missing))}, got {dict(data)!r}"
+        )
     if kind == "float":
-        return Float(data["low"], data["high"], bool(data.get("log", False)), data.get("step"),
-                     when=when)
+        return Float(
+            data["low"], data["high"], bool(data.get("log", False)), data.get("step"), when=when
+        )
     if kind == "int":
-        return Int(data["low"], data["high"], bool(data.get("log", False)),
-                   int(data.get("step", 1)), when=when)
+        return Int(
+            data["low"],
+            data["high"],
+            bool(data.get("log", False)),
+            int(data.get("step", 1)),
+            when=when,
+        )
     if kind == "categorical":
         return Categorical(data["choices"], when=when)
     raise SpaceError(f"unknown parameter type {kind!r}; expected 'float', 'int' or 'categorical'")
@@ -622,7 +657,8 @@ class Space(Mapping[str, Param]):
     def from_json(cls, data: Mapping[str, Any] | str) -> Space:
         if isinstance(data, str):
             data = json.loads(data)
-        assert isinstance(data, Mapping)
+        if not isinstance(data, Mapping):
+            raise SpaceError(f"a space must be {{'params': [...]}}, got {data!r}")
         items = data.get("params")
         if not isinstance(items, list):
             raise SpaceError(f"a space must be {{'params': [...]}}, got {data!r}")

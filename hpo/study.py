@@ -246,8 +246,10 @@ class Study:
             except ValueError:
                 final = None
         elif not state.is_finished:
-            raise ValueError(f"tell() finishes trials: state must be COMPLETE, PRUNED or FAILED, "
-                             f"got {state.value}")
+            raise ValueError(
+                f"tell() finishes trials: state must be COMPLETE, PRUNED or FAILED, "
+                f"got {state.value}"
+            )
         if state is TrialState.FAILED:
             final = None
         return self.storage.finish_trial(
@@ -276,7 +278,8 @@ class Study:
             known = space.get(name)
             if not self.define_by_run and known is None:
                 raise SpaceError(
-                    f"parameter {name!r} is not in the study's space ({', '.join(space) or 'empty'}); "
+                    f"parameter {name!r} is not in the study's space "
+                    f"({', '.join(space) or 'empty'}); "
                     "add it to the space, or create the study without a space (define-by-run)"
                 )
             if known is not None and known.to_json() != param.to_json():
@@ -379,8 +382,13 @@ class Study:
         ex = resolve_executor(executor, n_workers)
         bar = ProgressBar(total=n_trials, enabled=progress)
         run = OptimizeRun(
-            self, obj, n_trials=n_trials, timeout=timeout, catch=catch,
-            callbacks=callbacks, progress=bar,
+            self,
+            obj,
+            n_trials=n_trials,
+            timeout=timeout,
+            catch=catch,
+            callbacks=callbacks,
+            progress=bar,
         )
         self._stop_requested = False
         try:
@@ -463,7 +471,11 @@ def create_study(
     obj_space = obj_direction = obj_metric = None
     if objective is not None:
         if isinstance(objective, Objective):
-            obj_space, obj_direction, obj_metric = objective.space, objective.direction, objective.metric
+            obj_space, obj_direction, obj_metric = (
+                objective.space,
+                objective.direction,
+                objective.metric,
+            )
         elif not callable(objective):
             raise TypeError(f"objective must be callable, got {objective!r}")
     space_ = as_space(space)
@@ -482,8 +494,9 @@ def create_study(
         )
     direction_ = direction or obj_direction or "minimize"
     if metric is not None and obj_metric is not None and metric != obj_metric:
-        raise ValueError(f"the objective says metric={obj_metric!r} but create_study got "
-                         f"metric={metric!r}")
+        raise ValueError(
+            f"the objective says metric={obj_metric!r} but create_study got metric={metric!r}"
+        )
     metric_ = metric or obj_metric
     if not isinstance(searcher, str):
         raise TypeError(
@@ -520,8 +533,9 @@ def create_study(
     return Study(store, record, objective, artifacts=artifacts)
 
 
-def _check_compatible(record: StudyRecord, space: Space | None, direction: str,
-                      searcher: str) -> None:
+def _check_compatible(
+    record: StudyRecord, space: Space | None, direction: str, searcher: str
+) -> None:
     if space is not None and not record.define_by_run and record.space != space:
         raise ValueError(f"study {record.name!r} exists with a different space")
     if record.direction != direction:

@@ -34,8 +34,18 @@ def trial_row(t: FrozenTrial) -> dict[str, Any]:
 def trials_dataframe(trials: Sequence[FrozenTrial]) -> pd.DataFrame:
     import pandas as pd
 
-    fixed = ["number", "state", "value", "datetime_start", "datetime_complete", "duration",
-             "budget", "parent", "searcher_time", "error"]
+    fixed = [
+        "number",
+        "state",
+        "value",
+        "datetime_start",
+        "datetime_complete",
+        "duration",
+        "budget",
+        "parent",
+        "searcher_time",
+        "error",
+    ]
     rows = [trial_row(t) for t in trials]
     frame = pd.DataFrame(rows, columns=None if rows else fixed)
     return frame

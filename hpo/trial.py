@@ -12,14 +12,14 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hpo.space import Categorical, Float, Int, Param, SpaceError
 
 
-class TrialState(str, Enum):
+class TrialState(StrEnum):
     """Where a trial is in its life. Only ``COMPLETE`` trials count for ``best_*``."""
 
     WAITING = "WAITING"  # enqueued, not started
@@ -47,7 +47,7 @@ class FrozenTrial:
     state: TrialState
     params: dict[str, Any]
     value: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
     intermediate_values: dict[int, float] = field(default_factory=dict)
     user_attrs: dict[str, Any] = field(default_factory=dict)
     datetime_start: datetime | None = None
@@ -76,8 +76,10 @@ class FrozenTrial:
 
 def check_value(value: Any, what: str = "objective value") -> float:
     """``value`` as a finite float, or a ``ValueError`` that says what was wrong."""
-    if isinstance(value, bool):
-        raise ValueError(f"the {what} must be a number, got the bool {value!r}")
+    if isinstance(value, bool | str | bytes):
+        raise ValueError(
+            f"the {what} must be a number, got {value!r} of type {type(value).__name__}"
+        )
     try:
         out = float(value)
     except (TypeError, ValueError):

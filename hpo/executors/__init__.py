@@ -29,8 +29,10 @@ def resolve_executor(executor: Executor | str | None, n_workers: int = 1) -> Exe
         return SerialExecutor() if n_workers == 1 else ThreadExecutor(n_workers)
     if executor == "serial":
         if n_workers != 1:
-            raise ValueError("the serial executor runs one worker; use executor='thread' or "
-                             "'process' for n_workers > 1")
+            raise ValueError(
+                "the serial executor runs one worker; use executor='thread' or "
+                "'process' for n_workers > 1"
+            )
         return SerialExecutor()
     if executor == "thread":
         return ThreadExecutor(n_workers)

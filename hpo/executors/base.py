@@ -14,6 +14,7 @@ which marks every trial it started and has not finished as FAILED.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -162,10 +163,8 @@ class OptimizeRun:
             running = sorted(self._running)
             self._running.clear()
         for number in running:
-            try:
+            with contextlib.suppress(TrialFinishedError):
                 self.study.tell(number, state=TrialState.FAILED, error=reason)
-            except TrialFinishedError:
-                pass
 
     def raise_if_error(self) -> None:
         """Re-raise the first exception an objective raised outside ``catch``."""

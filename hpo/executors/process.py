@@ -60,8 +60,9 @@ def _portable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _worker_main(conn: Connection, objective: Objective,
-                 catch: tuple[type[BaseException], ...]) -> None:
+def _worker_main(
+    conn: Connection, objective: Objective, catch: tuple[type[BaseException], ...]
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
     channel = _PipeChannel(conn)
     while True:
@@ -71,10 +72,15 @@ def _worker_main(conn: Connection, objective: Objective,
             return
         if spec is None:
             return
+        conn.send(("started", spec.number))
         outcome = evaluate(objective, Trial(spec, channel), catch)
         raised = _portable(outcome.raised) if outcome.raised is not None else None
-        conn.send(("done", TrialOutcome(outcome.state, outcome.value, outcome.metrics,
-                                        outcome.error, raised)))
+        conn.send(
+            (
+                "done",
+                TrialOutcome(outcome.state, outcome.value, outcome.metrics, outcome.error, raised),
+            )
+        )
 
 
 class ProcessExecutor(Executor):
@@ -85,16 +91,19 @@ class ProcessExecutor(Executor):
 
     remote = True
 
-    def __init__(self, n_workers: int = 2, *, trial_timeout: float | None = None,
-                 start_method: str = "spawn") -> None:
+    def __init__(
+        self, n_workers: int = 2, *, trial_timeout: float | None = None, start_method: str = "spawn"
+    ) -> None:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be a positive int, got {n_workers!r}")
         if trial_timeout is not None and not trial_timeout > 0:
-            raise ValueError(f"trial_timeout must be a positive number of seconds, got "
-                             f"{trial_timeout!r}")
+            raise ValueError(
+                f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}"
+            )
         if start_method not in mp.get_all_start_methods():
-            raise ValueError(f"start_method must be one of {mp.get_all_start_methods()}, got "
-                             f"{start_method!r}")
+            raise ValueError(
+                f"start_method must be one of {mp.get_all_start_methods()}, got {start_method!r}"
+            )
         self.n_workers = n_workers
         self.trial_timeout = trial_timeout
         self.start_method = start_method
@@ -164,7 +173,7 @@ class _Worker:
         conn = self._conn
         assert conn is not None
         conn.send(spec)
-        deadline = None if limit is None else time.monotonic() + limit
+        deadline: float | None = None  # the clock starts when the worker has the trial
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 self.kill()
@@ -190,6 +199,9 @@ class _Worker:
                     )
                 continue
             kind = msg[0]
+            if kind == "started":
+                deadline = None if limit is None else time.monotonic() + limit
+                continue
             if kind == "done":
                 outcome: TrialOutcome = msg[1]
                 return outcome

@@ -75,7 +75,7 @@ def searcher_class(name: str) -> type[Searcher]:
             ) from exc
         cls.name = name
         _REGISTRY[name] = cls
-        return cls  # type: ignore[no-any-return]
+        return cls
     return entry
 
 

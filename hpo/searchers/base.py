@@ -22,10 +22,11 @@ A minimal searcher::
 from __future__ import annotations
 
 import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,7 +38,7 @@ from hpo.trial import FrozenTrial, TrialState
 Counter = Callable[[str], int]
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """A searcher's or stopper's answer to an intermediate report."""
 
     CONTINUE = "CONTINUE"
@@ -90,15 +91,29 @@ class Searcher(ABC):
         self.n_told = 0
         self._counter: Counter | None = None
         self._local_counters: dict[str, int] = {}
+        # ask/tell/suggest_param/state are serialized: workers' threads may share a searcher
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # --- public template methods ---------------------------------------------------
     def ask(self, n: int = 1) -> list[Suggestion]:
         """Propose ``n`` configurations to evaluate next (``n`` may be asked again before
         any result comes back). Raises :class:`~hpo.exceptions.SearchSpaceExhausted`
         when nothing new is left."""
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        suggestions = self._ask(n)
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        n = int(n)
+        with self._lock:
+            suggestions = self._ask(n)
+            self.n_asked += n
         if len(suggestions) != n:
             raise SearcherError(
                 f"searcher {self.name!r} returned {len(suggestions)} suggestions for n={n}"
@@ -113,22 +128,25 @@ class Searcher(ABC):
                     + "; ".join(problems)
                 )
             out.append(Suggestion(config, s.budget, s.parent, s.info))
-        self.n_asked += n
         return out
 
     def tell(self, trial: FrozenTrial) -> None:
         """Learn from a finished trial (COMPLETE, PRUNED or FAILED), told once each."""
         if not trial.state.is_finished:
-            raise ValueError(f"tell() takes finished trials, got trial {trial.number} {trial.state}")
-        self.n_told += 1
-        self._tell(trial)
+            raise ValueError(
+                f"tell() takes finished trials, got trial {trial.number} {trial.state}"
+            )
+        with self._lock:
+            self.n_told += 1
+            self._tell(trial)
 
     def on_report(self, trial: FrozenTrial, step: int, value: float) -> Decision:
         """Decide on an intermediate report; only searchers that own stopping override."""
         return Decision.CONTINUE
 
-    def suggest_param(self, trial_number: int, config: dict[str, Any], name: str,
-                      param: Param) -> Any:
+    def suggest_param(
+        self, trial_number: int, config: dict[str, Any], name: str, param: Param
+    ) -> Any:
         """One define-by-run parameter value, given the trial's parameters so far."""
         if not self.supports_define_by_run:
             raise SearcherError(
@@ -136,18 +154,20 @@ class Searcher(ABC):
                 f"{name!r} define-by-run; declare the space with @hpo.objective(space=...) or "
                 "use searcher='random'"
             )
-        value = self._suggest_param(trial_number, config, name, param)
+        with self._lock:
+            value = self._suggest_param(trial_number, config, name, param)
         if not param.contains(value):
             raise SearcherError(f"searcher {self.name!r} proposed {name}={value!r} outside {param}")
         return value
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable, versioned state: only what cannot be rebuilt from trials."""
-        state: dict[str, Any] = {"version": self.state_version, "searcher": self.name}
-        if self._local_counters:
-            state["counters"] = dict(self._local_counters)
-        state.update(self._state())
-        return state
+        with self._lock:
+            state: dict[str, Any] = {"version": self.state_version, "searcher": self.name}
+            if self._local_counters:
+                state["counters"] = dict(self._local_counters)
+            state.update(self._state())
+            return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         version = state.get("version")
@@ -156,8 +176,9 @@ class Searcher(ABC):
                 f"cannot load state version {version!r} into searcher {self.name!r} "
                 f"(expects version {self.state_version})"
             )
-        self._local_counters = {str(k): int(v) for k, v in state.get("counters", {}).items()}
-        self._load_state(state)
+        with self._lock:
+            self._local_counters = {str(k): int(v) for k, v in state.get("counters", {}).items()}
+            self._load_state(state)
 
     def bind_counter(self, counter: Counter | None) -> None:
         """Use ``counter`` (shared across processes, from the storage) for indices."""
@@ -168,9 +189,10 @@ class Searcher(ABC):
         """0, 1, 2, ... for ``key``; unique across processes when a counter is bound."""
         if self._counter is not None:
             return self._counter(f"{self.name}:{key}")
-        value = self._local_counters.get(key, 0)
-        self._local_counters[key] = value + 1
-        return value
+        with self._lock:
+            value = self._local_counters.get(key, 0)
+            self._local_counters[key] = value + 1
+            return value
 
     def _loss(self, trial: FrozenTrial) -> float | None:
         """The trial's value as a loss (lower is better), or ``None`` if it has none."""
@@ -196,8 +218,9 @@ class Searcher(ABC):
     def _tell(self, trial: FrozenTrial) -> None:  # noqa: B027 - optional hook
         """Update the model with a finished trial (stateless searchers ignore it)."""
 
-    def _suggest_param(self, trial_number: int, config: dict[str, Any], name: str,
-                       param: Param) -> Any:
+    def _suggest_param(
+        self, trial_number: int, config: dict[str, Any], name: str, param: Param
+    ) -> Any:
         raise NotImplementedError
 
     def _state(self) -> dict[str, Any]:

@@ -73,9 +73,7 @@ class ParameterGrid:
         if not self.space.is_active(name, config):
             return self._completions(i + 1, config)
         if name in self._controllers_after[i + 1]:
-            return sum(
-                self._completions(i + 1, {**config, name: v}) for v in self.values[name]
-            )
+            return sum(self._completions(i + 1, {**config, name: v}) for v in self.values[name])
         return len(self.values[name]) * self._completions(i + 1, config)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -157,6 +155,7 @@ class GridSearcher(Searcher):
             while math.gcd(stride, n) != 1:
                 stride = stride % (n - 1) + 1
             self._stride, self._offset = stride, int(rng.integers(n))
+        self._leftover: list[int] = []
 
     def __len__(self) -> int:
         return len(self.grid)
@@ -166,14 +165,28 @@ class GridSearcher(Searcher):
         return (self._stride * index + self._offset) % len(self.grid)
 
     def _ask(self, n: int) -> list[Suggestion]:
-        out = []
-        for _ in range(n):
+        # Positions claimed by an ask(n) that ran out part-way are handed out first, so a
+        # batch that hits the end of the grid loses no point.
+        leftover = self._leftover
+        positions: list[int] = []
+        while len(positions) < n:
+            if leftover:
+                positions.append(leftover.pop(0))
+                continue
             index = self._next_index("point")
             if index >= len(self.grid):
+                self._leftover = positions + leftover
                 raise SearchSpaceExhausted(
                     f"all {len(self.grid)} grid points have been claimed; raise `resolution` "
                     "for a finer grid, or stop asking"
                 )
-            pos = self.position(index)
-            out.append(Suggestion(self.grid[pos], info={"grid_index": pos}))
-        return out
+            positions.append(self.position(index))
+        self._leftover = leftover
+        return [Suggestion(self.grid[pos], info={"grid_index": pos}) for pos in positions]
+
+    def _state(self) -> dict[str, Any]:
+        leftover = self._leftover
+        return {"leftover": list(leftover)} if leftover else {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self._leftover = [int(p) for p in state.get("leftover", [])]

@@ -62,8 +62,9 @@ class RandomSearcher(Searcher):
             out.append(Suggestion(config, info={"draw": index}))
         return out
 
-    def _suggest_param(self, trial_number: int, config: dict[str, Any], name: str,
-                       param: Param) -> Any:
+    def _suggest_param(
+        self, trial_number: int, config: dict[str, Any], name: str, param: Param
+    ) -> Any:
         key = zlib.crc32(name.encode())
         entropy = [trial_number, key] if self.seed is None else [self.seed, trial_number, key]
         if self.seed is None:

@@ -31,13 +31,13 @@ def get_storage(storage: Storage | str | None) -> Storage:
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("http", "https"):
         try:
-            from hpo.storage.http import HTTPStorage  # type: ignore[import-not-found]
+            from hpo.storage.http import HTTPStorage
         except ImportError as exc:  # pragma: no cover - arrives with the server issue
             raise ValueError(
                 f"HTTP storage ({url}) needs the hpo server client, not available in this "
                 "version; use a SQL URL"
             ) from exc
-        return HTTPStorage(url)  # type: ignore[no-any-return]
+        return HTTPStorage(url)
     if "://" not in url:
         raise ValueError(
             f"`storage` {url!r} is not a URL; use e.g. 'sqlite:///{url}' for a SQLite file"

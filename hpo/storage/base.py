@@ -162,7 +162,7 @@ class Storage(ABC):
         state: TrialState,
         *,
         value: float | None = None,
-        metrics: dict[str, float] | None = None,
+        metrics: dict[str, float | None] | None = None,
         error: str | None = None,
     ) -> FrozenTrial:
         """Move a RUNNING (or WAITING) trial to a finished state, once."""

@@ -215,7 +215,7 @@ class InMemoryStorage(Storage):
         state: TrialState,
         *,
         value: float | None = None,
-        metrics: dict[str, float] | None = None,
+        metrics: dict[str, float | None] | None = None,
         error: str | None = None,
     ) -> FrozenTrial:
         if not state.is_finished:

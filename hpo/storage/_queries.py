@@ -1,0 +1,220 @@
+"""The statements :class:`hpo.storage.sql.SQLStorage` runs, built once at import.
+
+Building a SQLAlchemy statement costs more than running it on SQLite, so the hot paths
+(ask, tell, report) execute these prebuilt statements with bound parameters (``p_*``).
+Also here: turning rows into :class:`~hpo.trial.FrozenTrial` and
+:class:`~hpo.storage.base.StudyRecord` values.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import bindparam
+from sqlalchemy.engine import Row
+
+from hpo.space import Space
+from hpo.storage._schema import counters, studies, trials
+from hpo.storage._schema import trial_intermediate_values as ivalues
+from hpo.storage.base import StudyRecord
+from hpo.trial import FrozenTrial, TrialState
+
+UNFINISHED = (TrialState.WAITING.value, TrialState.RUNNING.value)
+
+_STUDY: sa.BindParameter[int] = bindparam("p_study")
+_NUMBER: sa.BindParameter[int] = bindparam("p_number")
+_SEQ: sa.BindParameter[int] = bindparam("p_seq")
+_THIS_TRIAL = (trials.c.study_id == _STUDY, trials.c.number == _NUMBER)
+TRIAL_COLUMNS = tuple(trials.c)
+#: whether a trial has intermediate values (saves a query when it has none)
+HAS_VALUES = (
+    sa.exists().where(ivalues.c.trial_id == trials.c.id).correlate(trials).label("has_values")
+)
+
+# --- studies -----------------------------------------------------------------------------
+#: lock the study row and take the next change sequence
+BUMP_SEQ = (
+    sa.update(studies)
+    .where(studies.c.id == _STUDY)
+    .values(seq=studies.c.seq + 1)
+    .returning(studies.c.seq)
+)
+#: the same, also taking the next trial number
+BUMP_SEQ_AND_NUMBER = (
+    sa.update(studies)
+    .where(studies.c.id == _STUDY)
+    .values(seq=studies.c.seq + 1, n_trials=studies.c.n_trials + 1)
+    .returning(studies.c.seq, studies.c.n_trials)
+)
+STUDY_N_TRIALS = sa.select(studies.c.n_trials).where(studies.c.id == _STUDY)
+STUDY_NAME = sa.select(studies.c.name).where(studies.c.id == _STUDY)
+COUNT_IN_STATES = (
+    sa.select(sa.func.count())
+    .select_from(trials)
+    .where(trials.c.study_id == _STUDY, trials.c.state.in_(bindparam("p_states", expanding=True)))
+)
+
+# --- trials ------------------------------------------------------------------------------
+INSERT_TRIAL = sa.insert(trials)
+TRIAL = sa.select(*TRIAL_COLUMNS, HAS_VALUES).where(*_THIS_TRIAL)
+TRIAL_STATE = sa.select(trials.c.state).where(*_THIS_TRIAL)
+TRIAL_FIELDS = sa.select(trials.c.state, trials.c.params, trials.c.user_attrs).where(*_THIS_TRIAL)
+TRIAL_VALUES = (
+    sa.select(ivalues.c.step, ivalues.c.value)
+    .where(ivalues.c.trial_id == bindparam("p_trial"))
+    .order_by(ivalues.c.step)
+)
+
+
+def _update_unfinished(**values: Any) -> sa.Update:
+    """Change one WAITING or RUNNING trial, stamping it with the change sequence."""
+    unfinished = trials.c.state.in_(UNFINISHED)
+    return sa.update(trials).where(*_THIS_TRIAL, unfinished).values(seq=_SEQ, **values)
+
+
+TOUCH = _update_unfinished(heartbeat=bindparam("p_now")).returning(trials.c.id)
+SET_PARAMS = _update_unfinished(params=bindparam("p_params", type_=trials.c.params.type))
+SET_ATTRS = _update_unfinished(user_attrs=bindparam("p_attrs", type_=trials.c.user_attrs.type))
+FINISH = _update_unfinished(
+    state=bindparam("p_state"),
+    value=bindparam("p_value"),
+    metrics=bindparam("p_metrics", type_=trials.c.metrics.type),
+    error=bindparam("p_error"),
+    datetime_complete=bindparam("p_now", type_=trials.c.datetime_complete.type),
+).returning(*TRIAL_COLUMNS, HAS_VALUES)
+_OLDEST_WAITING = (
+    sa.select(trials.c.id)
+    .where(trials.c.study_id == _STUDY, trials.c.state == TrialState.WAITING.value)
+    .order_by(trials.c.number)
+    .limit(1)
+    .scalar_subquery()
+)
+START_WAITING = (
+    sa.update(trials)
+    .where(trials.c.id == _OLDEST_WAITING)
+    .values(
+        seq=_SEQ,
+        state=TrialState.RUNNING.value,
+        datetime_start=bindparam("p_now", type_=trials.c.datetime_start.type),
+        heartbeat=bindparam("p_now2", type_=trials.c.heartbeat.type),
+    )
+    .returning(*TRIAL_COLUMNS, HAS_VALUES)
+)
+
+
+@functools.cache
+def changed_trials(incremental: bool, filtered: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """Two queries: the study's ``seq`` (as ``cursor``) joined to its trials changed after
+    ``p_seq`` / in ``p_states`` (when asked), in one statement, hence one snapshot, even
+    under READ COMMITTED (no trial: one row of NULLs; no study: no row); and the
+    intermediate values of those trials. Only full reads come in number order."""
+    match = [trials.c.study_id == studies.c.id]
+    if incremental:
+        match.append(trials.c.seq > _SEQ)
+    if filtered:
+        match.append(trials.c.state.in_(bindparam("p_states", expanding=True)))
+    rows = (
+        sa.select(studies.c.seq.label("cursor"), *TRIAL_COLUMNS)
+        .select_from(studies.outerjoin(trials, sa.and_(*match)))
+        .where(studies.c.id == _STUDY)
+    )
+    if not incremental:  # incremental reads are sorted by the caller: ordering here would
+        rows = rows.order_by(trials.c.number)  # steer SQLite off the (study_id, seq) index
+    chosen = sa.select(trials.c.id).where(trials.c.study_id == _STUDY, *match[1:])
+    values = (
+        sa.select(ivalues.c.trial_id, ivalues.c.step, ivalues.c.value)
+        .where(ivalues.c.trial_id.in_(chosen))
+        .order_by(ivalues.c.trial_id, ivalues.c.step)
+    )
+    return rows, values
+
+
+# --- upserts (dialect-specific ON CONFLICT) ---------------------------------------------
+def _dialect_insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+@functools.cache
+def next_counter(dialect: str) -> Any:
+    """Increment-or-create a counter in one statement, returning its new value."""
+    stmt = _dialect_insert(dialect)(counters).values(
+        study_id=_STUDY, key=bindparam("p_key"), value=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[counters.c.study_id, counters.c.key],
+        set_={"value": counters.c.value + 1},
+    ).returning(counters.c.value)
+
+
+@functools.cache
+def put_intermediate(dialect: str) -> Any:
+    """Insert an intermediate value, replacing the one at the same step."""
+    stmt = _dialect_insert(dialect)(ivalues).values(
+        trial_id=bindparam("p_trial"), step=bindparam("p_step"), value=bindparam("p_value")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[ivalues.c.trial_id, ivalues.c.step],
+        set_={"value": stmt.excluded.value},
+    )
+
+
+# --- rows to values ----------------------------------------------------------------------
+def json_copy(value: Any) -> Any:
+    """What the database gives back for ``value``: a deep copy, tuples as lists."""
+    return json.loads(json.dumps(value))
+
+
+def _float(value: Any) -> float | None:
+    # SQLite hands back integral REALs as ints from RETURNING
+    return None if value is None else float(value)
+
+
+def frozen_trial(
+    row: Row[*tuple[Any, ...]], intermediate: dict[int, float] | None = None
+) -> FrozenTrial:
+    """A trial row (all of :data:`TRIAL_COLUMNS`) as a snapshot."""
+    m = row._mapping
+    return FrozenTrial(
+        number=m["number"],
+        state=TrialState(m["state"]),
+        params=m["params"],
+        value=_float(m["value"]),
+        metrics=m["metrics"],
+        intermediate_values=intermediate or {},
+        user_attrs=m["user_attrs"],
+        datetime_start=m["datetime_start"],
+        datetime_complete=m["datetime_complete"],
+        error=m["error"],
+        budget=_float(m["budget"]),
+        parent=m["parent"],
+        searcher_time=_float(m["searcher_time"]),
+        heartbeat=m["heartbeat"],
+    )
+
+
+def study_record(row: Row[*tuple[Any, ...]]) -> StudyRecord:
+    """A study row as a record."""
+    m = row._mapping
+    return StudyRecord(
+        study_id=m["id"],
+        name=m["name"],
+        direction=m["direction"],
+        space=Space.from_json(m["space"]),
+        searcher=m["searcher"],
+        searcher_kwargs=m["searcher_kwargs"] or {},
+        searcher_state=m["searcher_state"],
+        seed=m["seed"],
+        metric=m["metric"],
+        created_at=m["created_at"],
+        user_attrs=m["user_attrs"] or {},
+        define_by_run=bool(m["define_by_run"]),
+    )

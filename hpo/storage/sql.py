@@ -1,0 +1,437 @@
+"""SQL storage for SQLite and PostgreSQL, through SQLAlchemy Core.
+
+>>> storage = SQLStorage("sqlite:///hpo.db")                          # doctest: +SKIP
+>>> storage = SQLStorage("postgresql+psycopg://user@host/hpo")        # doctest: +SKIP
+
+How the contract of :mod:`hpo.storage.base` is kept, across threads and processes:
+
+* **Change sequence.** Every trial mutation first runs
+  ``UPDATE studies SET seq = seq + 1 ... RETURNING seq``, which locks the study row until
+  commit, then writes that ``seq`` on the trial row in the same transaction. Writers of one
+  study therefore commit in ``seq`` order, so a reader that has seen ``seq = n`` has seen
+  every change up to ``n``, and ``get_trials(since=n)`` never misses one. Trial numbers come
+  from the same locked statement (``n_trials = n_trials + 1``), so they are dense.
+* **Counters** are one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement.
+* **SQLite** runs in WAL mode with ``synchronous=NORMAL`` (a crash loses no committed
+  transaction; a power cut may lose the last few) and a 30 s busy timeout. Write
+  transactions start with ``BEGIN IMMEDIATE``, so concurrent processes queue for the write
+  lock instead of failing on a lock upgrade; threads of one process queue on a lock of
+  their own first. ``sqlite://`` (in memory) keeps one shared connection.
+* **Schema** changes go through the Alembic migrations in ``hpo/storage/migrations``;
+  opening a storage upgrades the database to the newest revision (under a PostgreSQL
+  advisory lock, or SQLite's write lock) and refuses a database newer than this code.
+* **Cost.** An ask is a read (changes since the last look) and two short write
+  transactions (a counter, the new trial); a tell is one write transaction. Statements are
+  prebuilt (:mod:`hpo.storage._queries`) and connections pooled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from hpo.exceptions import (
+    DuplicateStudyError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialNotFoundError,
+)
+from hpo.space import Space
+from hpo.storage import _queries as q
+from hpo.storage._engine import (
+    SchemaVersionError,
+    alembic_config,
+    is_memory_sqlite,
+    make_engine,
+    upgrade_to_head,
+)
+from hpo.storage._schema import studies
+from hpo.storage.base import DIRECTIONS, Storage, StudyRecord, TrialBatch, utcnow
+from hpo.trial import FrozenTrial, TrialState
+
+__all__ = ["SQLStorage", "SchemaVersionError", "alembic_config"]
+
+
+class _NoWaitingTrial(Exception):
+    """Rolls back ``pop_waiting_trial`` when the queue is empty."""
+
+
+def _no_study(study_id: int) -> StudyNotFoundError:
+    return StudyNotFoundError(f"no study with id {study_id}")
+
+
+class SQLStorage(Storage):
+    """A :class:`~hpo.storage.base.Storage` in SQLite or PostgreSQL (any SQLAlchemy URL of
+    those two); ``engine_kwargs`` go to :func:`sqlalchemy.create_engine`.
+
+    Opening upgrades the schema to this version's newest migration. Several threads and
+    processes may use one database at once.
+    """
+
+    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        self.url = url
+        self._engine = make_engine(url, engine_kwargs)
+        self._dialect = self._engine.dialect.name
+        self._writer = self._engine.execution_options(hpo_begin="IMMEDIATE")
+        # SQLite has one writer at a time: threads of this process queue on this lock rather
+        # than in SQLite's sleeping busy handler. In-memory SQLite shares one connection, so
+        # its reads take the lock too.
+        lock = threading.RLock()
+        nolock = contextlib.nullcontext()
+        sqlite = self._dialect == "sqlite"
+        self._write_lock: contextlib.AbstractContextManager[Any] = lock if sqlite else nolock
+        self._read_lock: contextlib.AbstractContextManager[Any] = (
+            lock if is_memory_sqlite(self._engine.url) else nolock
+        )
+        self._next_counter = q.next_counter(self._dialect)
+        self._put_intermediate = q.put_intermediate(self._dialect)
+        with self._write_lock:
+            upgrade_to_head(self._engine, self._writer, str(self))
+
+    def __repr__(self) -> str:
+        return f"SQLStorage({str(self)!r})"
+
+    def __str__(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for inspection and tests; the tables are internal)."""
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- transactions ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (one snapshot), rolled back afterwards."""
+        with self._read_lock, self._engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction, committed on success and rolled back on any error."""
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    # --- helpers -----------------------------------------------------------------------
+    def _bump(self, conn: Connection, study_id: int) -> int:
+        """Lock the study row and return its next change sequence."""
+        seq = conn.execute(q.BUMP_SEQ, {"p_study": study_id}).scalar()
+        if seq is None:
+            raise _no_study(study_id)
+        return int(seq)
+
+    def _study_name(self, conn: Connection, study_id: int) -> str:
+        name = conn.execute(q.STUDY_NAME, {"p_study": study_id}).scalar()
+        if name is None:
+            raise _no_study(study_id)
+        return str(name)
+
+    def _trial_error(self, conn: Connection, study_id: int, number: int) -> Exception:
+        """Why a trial could not be changed: it does not exist, or it is finished."""
+        name = self._study_name(conn, study_id)
+        state = conn.execute(q.TRIAL_STATE, {"p_study": study_id, "p_number": number}).scalar()
+        if state is None:
+            return TrialNotFoundError(f"study {name!r} has no trial {number}")
+        return TrialFinishedError(
+            f"trial {number} of study {name!r} is already {state}; "
+            "finished trials cannot be changed"
+        )
+
+    def _frozen(self, conn: Connection, row: Row[*tuple[Any, ...]]) -> FrozenTrial:
+        """A trial row (with ``has_values``) as a snapshot, with its intermediate values."""
+        values: dict[int, float] = {}
+        if row.has_values:
+            values = dict(conn.execute(q.TRIAL_VALUES, {"p_trial": row.id}).all())
+        return q.frozen_trial(row, values)
+
+    def _update_json(self, study_id: int, number: int, field: str, key: str, value: Any) -> None:
+        """Set ``key`` in the ``params`` or ``user_attrs`` of an unfinished trial."""
+        with self._write() as conn:
+            seq = self._bump(conn, study_id)  # the study row lock makes read-modify-write safe
+            args = {"p_study": study_id, "p_number": number}
+            row = conn.execute(q.TRIAL_FIELDS, args).first()
+            if row is None or row.state not in q.UNFINISHED:
+                raise self._trial_error(conn, study_id, number)
+            if field == "params":
+                params = {**row.params, key: value}
+                conn.execute(q.SET_PARAMS, {**args, "p_seq": seq, "p_params": params})
+            else:
+                attrs = {**row.user_attrs, key: value}
+                conn.execute(q.SET_ATTRS, {**args, "p_seq": seq, "p_attrs": attrs})
+
+    # --- studies -----------------------------------------------------------------------
+    def create_study(
+        self,
+        name: str,
+        *,
+        direction: str,
+        space: Space | None,
+        searcher: str,
+        searcher_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        metric: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
+    ) -> StudyRecord:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        if not isinstance(name, str) or not 0 < len(name) <= 512:
+            raise ValueError(f"a study name is a string of 1 to 512 characters, got {name!r}")
+        record = StudyRecord(
+            study_id=0,
+            name=name,
+            direction=direction,
+            space=space if space is not None else Space(),
+            define_by_run=space is None,
+            searcher=searcher,
+            searcher_kwargs=q.json_copy(searcher_kwargs or {}),
+            seed=seed,
+            metric=metric,
+            created_at=utcnow(),
+            user_attrs=q.json_copy(user_attrs or {}),
+        )
+        row = {
+            "name": name,
+            "direction": direction,
+            "space": record.space.to_json(),
+            "define_by_run": record.define_by_run,
+            "searcher": searcher,
+            "searcher_kwargs": record.searcher_kwargs,
+            "searcher_state": None,
+            "seed": seed,
+            "metric": metric,
+            "user_attrs": record.user_attrs,
+            "created_at": record.created_at,
+            "seq": 0,
+            "n_trials": 0,
+        }
+        try:
+            with self._write() as conn:
+                key = conn.execute(sa.insert(studies).values(**row)).inserted_primary_key
+        except sa.exc.IntegrityError:
+            with self._read() as conn:
+                taken = conn.execute(sa.select(studies.c.id).where(studies.c.name == name))
+                if taken.first() is None:
+                    raise
+            raise DuplicateStudyError(
+                f"a study named {name!r} already exists; pass load_if_exists=True to "
+                "continue it, or choose another name"
+            ) from None
+        assert key is not None
+        return StudyRecord(**{**record.__dict__, "study_id": int(key[0])})
+
+    def _get_study(self, where: sa.ColumnElement[bool]) -> StudyRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(studies).where(where)).first()
+        return None if row is None else q.study_record(row)
+
+    def get_study(self, name: str) -> StudyRecord:
+        record = self._get_study(studies.c.name == name)
+        if record is None:
+            raise StudyNotFoundError(f"no study named {name!r}")
+        return record
+
+    def get_study_by_id(self, study_id: int) -> StudyRecord:
+        record = self._get_study(studies.c.id == study_id)
+        if record is None:
+            raise _no_study(study_id)
+        return record
+
+    def list_studies(self) -> list[StudyRecord]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(studies).order_by(studies.c.id)).all()
+        return [q.study_record(r) for r in rows]
+
+    def delete_study(self, name: str) -> None:
+        with self._write() as conn:
+            deleted = conn.execute(sa.delete(studies).where(studies.c.name == name)).rowcount
+        if not deleted:
+            raise StudyNotFoundError(f"no study named {name!r}")
+
+    def _update_study(self, study_id: int, **values: Any) -> None:
+        with self._write() as conn:
+            stmt = sa.update(studies).where(studies.c.id == study_id).values(**values)
+            if not conn.execute(stmt).rowcount:
+                raise _no_study(study_id)
+
+    def set_study_space(self, study_id: int, space: Space) -> None:
+        self._update_study(study_id, space=space.to_json())
+
+    def save_searcher_state(self, study_id: int, state: dict[str, Any]) -> None:
+        self._update_study(study_id, searcher_state=q.json_copy(state))
+
+    def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
+        with self._read() as conn:
+            total = conn.execute(q.STUDY_N_TRIALS, {"p_study": study_id}).scalar()
+            if total is None:
+                raise _no_study(study_id)
+            if states is None:
+                return int(total)
+            wanted = [TrialState(s).value for s in states]
+            args = {"p_study": study_id, "p_states": wanted}
+            return int(conn.execute(q.COUNT_IN_STATES, args).scalar_one())
+
+    # --- trials ------------------------------------------------------------------------
+    def create_trial(
+        self,
+        study_id: int,
+        *,
+        params: dict[str, Any],
+        state: TrialState = TrialState.RUNNING,
+        budget: float | None = None,
+        parent: int | None = None,
+        searcher_time: float | None = None,
+    ) -> FrozenTrial:
+        if state not in (TrialState.RUNNING, TrialState.WAITING):
+            raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
+        now = utcnow() if state is TrialState.RUNNING else None
+        params = q.json_copy(params)
+        with self._write() as conn:
+            bumped = conn.execute(q.BUMP_SEQ_AND_NUMBER, {"p_study": study_id}).first()
+            if bumped is None:
+                raise _no_study(study_id)
+            seq, n_trials = bumped
+            number = int(n_trials) - 1
+            row = {
+                "study_id": study_id,
+                "number": number,
+                "state": state.value,
+                "params": params,
+                "metrics": {},
+                "user_attrs": {},
+                "datetime_start": now,
+                "heartbeat": now,
+                "budget": budget,
+                "parent": parent,
+                "searcher_time": searcher_time,
+                "seq": seq,
+            }
+            conn.execute(q.INSERT_TRIAL, row)
+        return FrozenTrial(
+            number=number,
+            state=state,
+            params=q.json_copy(params),
+            datetime_start=now,
+            heartbeat=now,
+            budget=budget,
+            parent=parent,
+            searcher_time=searcher_time,
+        )
+
+    def pop_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+        now = utcnow()
+        try:
+            with self._write() as conn:
+                seq = self._bump(conn, study_id)  # with the study row locked: one caller wins
+                args = {"p_study": study_id, "p_seq": seq, "p_now": now, "p_now2": now}
+                row = conn.execute(q.START_WAITING, args).first()
+                if row is None:
+                    raise _NoWaitingTrial
+                return self._frozen(conn, row)
+        except _NoWaitingTrial:
+            return None
+
+    def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
+        self._update_json(study_id, number, "params", name, q.json_copy(value))
+
+    def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
+        self._update_json(study_id, number, "user_attrs", key, q.json_copy(value))
+
+    def _touch(self, conn: Connection, study_id: int, number: int) -> int:
+        """New change sequence and heartbeat for an unfinished trial; returns its row id."""
+        seq = self._bump(conn, study_id)
+        args = {"p_study": study_id, "p_number": number, "p_seq": seq, "p_now": utcnow()}
+        trial_id = conn.execute(q.TOUCH, args).scalar()
+        if trial_id is None:
+            raise self._trial_error(conn, study_id, number)
+        return int(trial_id)
+
+    def report(self, study_id: int, number: int, step: int, value: float) -> None:
+        with self._write() as conn:
+            trial_id = self._touch(conn, study_id, number)
+            args = {"p_trial": trial_id, "p_step": int(step), "p_value": float(value)}
+            conn.execute(self._put_intermediate, args)
+
+    def heartbeat(self, study_id: int, number: int) -> None:
+        with self._write() as conn:
+            self._touch(conn, study_id, number)
+
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        metrics: dict[str, float | None] | None = None,
+        error: str | None = None,
+    ) -> FrozenTrial:
+        if not state.is_finished:
+            raise ValueError(f"finish_trial needs COMPLETE, PRUNED or FAILED, got {state}")
+        args = {
+            "p_study": study_id,
+            "p_number": number,
+            "p_state": state.value,
+            "p_value": None if value is None else float(value),
+            "p_metrics": q.json_copy(dict(metrics or {})),
+            "p_error": error,
+            "p_now": utcnow(),
+        }
+        with self._write() as conn:
+            args["p_seq"] = self._bump(conn, study_id)
+            row = conn.execute(q.FINISH, args).first()
+            if row is None:
+                raise self._trial_error(conn, study_id, number)
+            return self._frozen(conn, row)
+
+    def get_trial(self, study_id: int, number: int) -> FrozenTrial:
+        with self._read() as conn:
+            row = conn.execute(q.TRIAL, {"p_study": study_id, "p_number": number}).first()
+            if row is None:
+                name = self._study_name(conn, study_id)
+                raise TrialNotFoundError(f"study {name!r} has no trial {number}")
+            return self._frozen(conn, row)
+
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        since: int = 0,
+        states: Iterable[TrialState] | None = None,
+    ) -> TrialBatch:
+        since = max(int(since), 0)
+        rows_stmt, values_stmt = q.changed_trials(since > 0, states is not None)
+        args: dict[str, Any] = {"p_study": study_id, "p_seq": since}
+        if states is not None:
+            args["p_states"] = [TrialState(s).value for s in states]
+        values: dict[int, dict[int, float]] = {}
+        with self._read() as conn:
+            rows = conn.execute(rows_stmt, args).all()
+            if not rows:
+                raise _no_study(study_id)
+            # every change up to the study's seq is committed (writers commit in seq order)
+            # and in the snapshot that read it, so a read from this cursor misses none
+            cursor = max(int(rows[0].cursor), since)
+            if rows[0].id is None:  # the study has no changed trial
+                return TrialBatch(trials=[], cursor=cursor)
+            for trial_id, step, value in conn.execute(values_stmt, args):
+                values.setdefault(trial_id, {})[step] = value
+        batch = [q.frozen_trial(r, values.get(r.id)) for r in rows]
+        if since:
+            batch.sort(key=lambda t: t.number)
+        return TrialBatch(trials=batch, cursor=cursor)
+
+    def next_counter(self, study_id: int, key: str) -> int:
+        try:
+            with self._write() as conn:
+                value = conn.execute(self._next_counter, {"p_study": study_id, "p_key": key})
+                return int(value.scalar_one()) - 1
+        except sa.exc.IntegrityError:  # the foreign key: no such study
+            raise _no_study(study_id) from None

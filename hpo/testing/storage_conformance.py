@@ -1,0 +1,663 @@
+"""The storage conformance suite: the whole contract of :mod:`hpo.storage.base`, as tests.
+
+A backend proves itself by subclassing :class:`StorageConformance` in a test module and
+providing a ``storage_factory`` fixture: a callable that opens a handle on one fresh,
+shared backend each time it is called (several handles on one database stand in for
+several processes). :func:`open_storages` makes one from a URL::
+
+    import pytest
+    from hpo.testing.storage_conformance import StorageConformance, open_storages
+
+    class TestMyStorage(StorageConformance):
+        @pytest.fixture
+        def storage_factory(self):
+            with open_storages("sqlite:///test.db") as factory:
+                yield factory
+
+The class name does not start with ``Test``, so importing it collects nothing by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hpo.exceptions import (
+    DuplicateStudyError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialNotFoundError,
+)
+from hpo.space import Categorical, Float, Int, Space
+from hpo.storage import Storage, StudyRecord, get_storage
+from hpo.trial import FrozenTrial, TrialState
+
+StorageFactory = Callable[[], Storage]
+
+N_THREADS = 4
+PER_THREAD = 25
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+
+@contextlib.contextmanager
+def open_storages(url: str | None) -> Iterator[StorageFactory]:
+    """A factory of handles on the backend at ``url``, all closed on exit.
+
+    ``None`` (in memory) has no second handle: the factory returns the same storage."""
+    opened: list[Storage] = []
+
+    def factory() -> Storage:
+        if url is None and opened:
+            return opened[0]
+        storage = get_storage(url)
+        opened.append(storage)
+        return storage
+
+    try:
+        yield factory
+    finally:
+        for storage in opened:
+            storage.close()
+
+
+def rich_space() -> Space:
+    """A space using every parameter type and option (for round trips)."""
+    return Space(
+        {
+            "kernel": Categorical(["rbf", "linear", None, True, 3]),
+            "C": Float(1e-3, 1e3, log=True),
+            "gamma": Float(0.0, 1.0, step=0.25, when={"kernel": "rbf"}),
+            "layers": Int(1, 64, log=True),
+            "width": Int(2, 10, step=2, when={"kernel": ["rbf", "linear"]}),
+        }
+    )
+
+
+#: JSON values that must survive storage exactly (types included)
+JSON_VALUES: dict[str, Any] = {
+    "unicode": "héllo wörld ✓ 日本語",
+    "nested": {"a": [1, 2.5, {"b": None, "c": [True, False]}], "d": {}},
+    "none": None,
+    "true": True,
+    "false": False,
+    "int": 7,
+    "float": 0.1,
+    "big": 2**53,
+    "list": [],
+}
+
+
+def _run_threads(target: Callable[[int], None], n: int = N_THREADS) -> None:
+    """Run ``target(i)`` in ``n`` threads started together; re-raise the first error."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            target(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _aware_utc(value: datetime | None) -> bool:
+    return value is not None and value.utcoffset() == timedelta(0)
+
+
+class StorageConformance:
+    """Every behaviour :class:`~hpo.storage.base.Storage` promises. Subclass it and
+    provide the ``storage_factory`` fixture (see the module docstring)."""
+
+    @pytest.fixture
+    def storage_factory(self) -> StorageFactory:
+        raise NotImplementedError(
+            "subclasses of StorageConformance must define a `storage_factory` fixture"
+        )
+
+    @pytest.fixture
+    def storage(self, storage_factory: StorageFactory) -> Storage:
+        return storage_factory()
+
+    @pytest.fixture
+    def study(self, storage: Storage) -> StudyRecord:
+        return storage.create_study(
+            "study", direction="minimize", space=rich_space(), searcher="random"
+        )
+
+    # --- studies -----------------------------------------------------------------------
+    def test_study_round_trip(self, storage: Storage) -> None:
+        space = rich_space()
+        created = storage.create_study(
+            "svm",
+            direction="maximize",
+            space=space,
+            searcher="grid",
+            searcher_kwargs={"resolution": 5, "nested": {"a": [1, None]}},
+            seed=123,
+            metric="accuracy",
+            user_attrs={"owner": "ana"},
+        )
+        for got in (storage.get_study("svm"), storage.get_study_by_id(created.study_id)):
+            assert got == created
+            assert got.space == space and list(got.space) == list(space)
+            assert got.direction == "maximize" and got.searcher == "grid"
+            assert got.searcher_kwargs == {"resolution": 5, "nested": {"a": [1, None]}}
+            assert (got.seed, got.metric, got.user_attrs) == (123, "accuracy", {"owner": "ana"})
+            assert got.searcher_state is None and not got.define_by_run
+            assert _aware_utc(got.created_at)
+
+    def test_define_by_run_study_space_grows(self, storage: Storage) -> None:
+        record = storage.create_study("dbr", direction="minimize", space=None, searcher="random")
+        assert record.define_by_run and len(record.space) == 0
+        grown = Space({"x": Float(0, 1)}).with_param("n", Int(1, 5))
+        storage.set_study_space(record.study_id, grown)
+        again = storage.get_study("dbr")
+        assert again.space == grown and again.define_by_run
+
+    def test_duplicate_name_is_refused(self, storage: Storage, study: StudyRecord) -> None:
+        with pytest.raises(DuplicateStudyError, match="study"):
+            storage.create_study("study", direction="maximize", space=None, searcher="grid")
+        assert storage.get_study("study") == study
+        assert len(storage.list_studies()) == 1
+
+    def test_invalid_direction_is_refused(self, storage: Storage) -> None:
+        with pytest.raises(ValueError, match="direction"):
+            storage.create_study("s", direction="up", space=None, searcher="random")
+        assert storage.list_studies() == []
+
+    def test_missing_study(self, storage: Storage) -> None:
+        missing = 987_654
+        calls: list[Callable[[], object]] = [
+            lambda: storage.get_study("nope"),
+            lambda: storage.get_study_by_id(missing),
+            lambda: storage.delete_study("nope"),
+            lambda: storage.set_study_space(missing, Space()),
+            lambda: storage.save_searcher_state(missing, {"a": 1}),
+            lambda: storage.count_trials(missing),
+            lambda: storage.create_trial(missing, params={}),
+            lambda: storage.get_trial(missing, 0),
+            lambda: storage.get_trials(missing),
+            lambda: storage.next_counter(missing, "k"),
+        ]
+        for call in calls:
+            with pytest.raises(StudyNotFoundError):
+                call()
+
+    def test_list_studies_oldest_first(self, storage: Storage) -> None:
+        for name in ("b", "a", "c"):
+            storage.create_study(name, direction="minimize", space=None, searcher="random")
+        assert [s.name for s in storage.list_studies()] == ["b", "a", "c"]
+
+    def test_delete_study_removes_its_trials_only(self, storage: Storage) -> None:
+        gone = storage.create_study("gone", direction="minimize", space=None, searcher="random")
+        kept = storage.create_study("kept", direction="minimize", space=None, searcher="random")
+        for record in (gone, kept):
+            storage.create_trial(record.study_id, params={"x": 1})
+            storage.report(record.study_id, 0, 0, 1.0)
+            storage.next_counter(record.study_id, "k")
+        storage.delete_study("gone")
+        with pytest.raises(StudyNotFoundError):
+            storage.get_study("gone")
+        with pytest.raises(StudyNotFoundError):
+            storage.get_trials(gone.study_id)
+        assert [s.name for s in storage.list_studies()] == ["kept"]
+        assert storage.get_trial(kept.study_id, 0).intermediate_values == {0: 1.0}
+        assert storage.next_counter(kept.study_id, "k") == 1
+        again = storage.create_study("gone", direction="minimize", space=None, searcher="random")
+        assert storage.count_trials(again.study_id) == 0
+        assert storage.next_counter(again.study_id, "k") == 0
+
+    def test_searcher_state_round_trip(self, storage: Storage, study: StudyRecord) -> None:
+        state = {"version": 1, "counters": {"draw": 3}, "model": [[0.5, None], {"ü": True}]}
+        storage.save_searcher_state(study.study_id, state)
+        got = storage.get_study_by_id(study.study_id).searcher_state
+        assert got == state
+        assert got is not state
+        state["version"] = 99  # the caller's dict is not the stored one
+        assert storage.get_study("study").searcher_state == {**state, "version": 1}
+        storage.save_searcher_state(study.study_id, {"version": 2})
+        assert storage.get_study("study").searcher_state == {"version": 2}
+
+    # --- creating trials -----------------------------------------------------------------
+    def test_create_trial_fields(self, storage: Storage, study: StudyRecord) -> None:
+        before = datetime.now(UTC)
+        params = {"kernel": "rbf", "C": 1.5, "gamma": 0.25, "layers": 3, "width": 4}
+        first = storage.create_trial(
+            study.study_id, params=params, budget=9.0, parent=None, searcher_time=0.25
+        )
+        second = storage.create_trial(study.study_id, params={"C": 2.0}, parent=0)
+        assert (first.number, second.number) == (0, 1)
+        for trial in (first, storage.get_trial(study.study_id, 0)):
+            assert trial.state is TrialState.RUNNING and trial.params == params
+            assert list(trial.params) == list(params)
+            assert (trial.budget, trial.parent, trial.searcher_time) == (9.0, None, 0.25)
+            assert trial.value is None and trial.metrics == {} and trial.user_attrs == {}
+            assert trial.intermediate_values == {} and trial.error is None
+            assert _aware_utc(trial.datetime_start) and _aware_utc(trial.heartbeat)
+            assert trial.datetime_start is not None and trial.datetime_start >= before
+            assert trial.datetime_complete is None
+        assert storage.get_trial(study.study_id, 1).parent == 0
+
+    def test_waiting_trial_has_no_start(self, storage: Storage, study: StudyRecord) -> None:
+        trial = storage.enqueue_trial(study.study_id, {"C": 1.0})
+        for t in (trial, storage.get_trial(study.study_id, trial.number)):
+            assert t.state is TrialState.WAITING and t.params == {"C": 1.0}
+            assert t.datetime_start is None and t.heartbeat is None
+
+    def test_create_trial_refuses_finished_state(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        with pytest.raises(ValueError, match="RUNNING or WAITING"):
+            storage.create_trial(study.study_id, params={}, state=TrialState.COMPLETE)
+        assert storage.count_trials(study.study_id) == 0
+
+    def test_numbers_dense_under_concurrency(
+        self, storage_factory: StorageFactory, study: StudyRecord
+    ) -> None:
+        handles = [storage_factory() for _ in range(N_THREADS)]
+        numbers: list[list[int]] = [[] for _ in range(N_THREADS)]
+
+        def create(i: int) -> None:
+            for _ in range(PER_THREAD):
+                trial = handles[i].create_trial(study.study_id, params={"thread": i})
+                numbers[i].append(trial.number)
+
+        _run_threads(create)
+        total = N_THREADS * PER_THREAD
+        assert sorted(n for ns in numbers for n in ns) == list(range(total))
+        assert all(ns == sorted(ns) for ns in numbers)  # each caller sees increasing numbers
+        storage = handles[0]
+        assert storage.count_trials(study.study_id) == total
+        stored = storage.get_trials(study.study_id).trials
+        assert [t.number for t in stored] == list(range(total))
+        for i, ns in enumerate(numbers):
+            assert all(stored[n].params == {"thread": i} for n in ns)
+
+    # --- snapshots and immutability ---------------------------------------------------------
+    def test_snapshots_unaffected_by_later_writes(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={"C": 1.0})
+        snapshot = storage.get_trial(sid, 0)
+        listed = storage.get_trials(sid).trials[0]
+        storage.set_trial_param(sid, 0, "layers", 2)
+        storage.report(sid, 0, 0, 0.5)
+        storage.set_trial_user_attr(sid, 0, "k", "v")
+        storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0, metrics={"m": 2.0})
+        for old in (snapshot, listed):
+            assert old.state is TrialState.RUNNING and old.params == {"C": 1.0}
+            assert old.intermediate_values == {} and old.user_attrs == {} and old.value is None
+        again = storage.get_trial(sid, 0)
+        assert again.params == {"C": 1.0, "layers": 2} and again.user_attrs == {"k": "v"}
+        assert again.intermediate_values == {0: 0.5} and again.value == 1.0
+
+    @pytest.mark.parametrize("state", FINISHED, ids=[s.value for s in FINISHED])
+    def test_finished_trials_are_immutable(
+        self, storage: Storage, study: StudyRecord, state: TrialState
+    ) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={"C": 1.0})
+        storage.report(sid, 0, 0, 3.0)
+        value = None if state is TrialState.FAILED else 1.0
+        done = storage.finish_trial(sid, 0, state, value=value, error="boom")
+        changes: list[Callable[[], object]] = [
+            lambda: storage.finish_trial(sid, 0, TrialState.COMPLETE, value=2.0),
+            lambda: storage.report(sid, 0, 1, 2.0),
+            lambda: storage.set_trial_param(sid, 0, "layers", 3),
+            lambda: storage.set_trial_user_attr(sid, 0, "k", 1),
+            lambda: storage.heartbeat(sid, 0),
+        ]
+        cursor = storage.get_trials(sid).cursor
+        for change in changes:
+            with pytest.raises(TrialFinishedError, match="finished"):
+                change()
+        assert storage.get_trial(sid, 0) == done
+        assert storage.get_trials(sid, since=cursor).trials == []  # refused changes leave no trace
+
+    def test_finish_trial_needs_a_finished_state(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        storage.create_trial(study.study_id, params={})
+        with pytest.raises(ValueError, match="COMPLETE, PRUNED or FAILED"):
+            storage.finish_trial(study.study_id, 0, TrialState.RUNNING)
+        assert storage.get_trial(study.study_id, 0).state is TrialState.RUNNING
+
+    def test_missing_trial(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={})
+        calls: list[Callable[[], object]] = [
+            lambda: storage.get_trial(sid, 1),
+            lambda: storage.finish_trial(sid, 1, TrialState.COMPLETE, value=1.0),
+            lambda: storage.report(sid, 1, 0, 1.0),
+            lambda: storage.set_trial_param(sid, 1, "a", 1),
+            lambda: storage.set_trial_user_attr(sid, 1, "a", 1),
+            lambda: storage.heartbeat(sid, 1),
+        ]
+        for call in calls:
+            with pytest.raises(TrialNotFoundError):
+                call()
+        assert storage.count_trials(sid) == 1
+
+    def test_finish_trial_fields(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        for _ in range(3):
+            storage.create_trial(sid, params={"C": 1.0})
+        storage.report(sid, 1, 0, 4.0)
+        complete = storage.finish_trial(
+            sid, 0, TrialState.COMPLETE, value=0.5, metrics={"acc": 0.9, "nan": None}
+        )
+        pruned = storage.finish_trial(sid, 1, TrialState.PRUNED, value=4.0)
+        failed = storage.finish_trial(sid, 2, TrialState.FAILED, error="Traceback: boom ✗")
+        assert storage.get_trials(sid).trials == [complete, pruned, failed]
+        assert complete.value == 0.5 and isinstance(complete.value, float)
+        assert complete.metrics == {"acc": 0.9, "nan": None}
+        assert pruned.state is TrialState.PRUNED and pruned.intermediate_values == {0: 4.0}
+        assert failed.value is None and failed.error == "Traceback: boom ✗"
+        for t in (complete, pruned, failed):
+            assert _aware_utc(t.datetime_complete) and t.duration is not None
+            assert t.duration >= 0
+
+    def test_waiting_trial_can_be_finished(self, storage: Storage, study: StudyRecord) -> None:
+        storage.enqueue_trial(study.study_id, {"C": 2.0})
+        done = storage.finish_trial(study.study_id, 0, TrialState.FAILED, error="skipped")
+        assert done.state is TrialState.FAILED and done.datetime_start is None
+        assert storage.pop_waiting_trial(study.study_id) is None
+
+    # --- changing running trials ------------------------------------------------------------
+    def test_report_replaces_the_same_step(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={})
+        storage.report(sid, 0, 1, 0.5)
+        storage.report(sid, 0, 0, 0.9)
+        storage.report(sid, 0, 1, 0.25)
+        storage.report(sid, 0, 10, 1)
+        values = storage.get_trial(sid, 0).intermediate_values
+        assert values == {0: 0.9, 1: 0.25, 10: 1.0}
+        assert all(isinstance(k, int) and isinstance(v, float) for k, v in values.items())
+        done = storage.finish_trial(sid, 0, TrialState.PRUNED, value=1.0)
+        assert done.intermediate_values == values and done.last_step == 10
+
+    def test_intermediate_values_stay_with_their_trial(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        for n in range(6):
+            storage.create_trial(sid, params={"n": n})
+            for step in range(n):
+                storage.report(sid, n, step, n + step / 10)
+        for trial in storage.get_trials(sid).trials:
+            n = trial.number
+            assert trial.intermediate_values == {s: n + s / 10 for s in range(n)}
+
+    def test_set_trial_param(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={"a": 1})
+        storage.set_trial_param(sid, 0, "b", "x")
+        storage.set_trial_param(sid, 0, "c", 0.5)
+        params = storage.get_trial(sid, 0).params
+        assert params == {"a": 1, "b": "x", "c": 0.5} and list(params) == ["a", "b", "c"]
+
+    def test_user_attrs(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={})
+        for key, value in JSON_VALUES.items():
+            storage.set_trial_user_attr(sid, 0, key, value)
+        storage.set_trial_user_attr(sid, 0, "int", 8)  # replaces
+        expected = {**JSON_VALUES, "int": 8}
+        assert storage.get_trial(sid, 0).user_attrs == expected
+        done = storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        assert done.user_attrs == expected
+
+    def test_heartbeat(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        first = storage.create_trial(sid, params={})
+        cursor = storage.get_trials(sid).cursor
+        storage.heartbeat(sid, 0)
+        batch = storage.get_trials(sid, since=cursor)
+        assert [t.number for t in batch.trials] == [0] and batch.cursor > cursor
+        beat = batch.trials[0].heartbeat
+        assert _aware_utc(beat)
+        assert beat is not None and first.heartbeat is not None and beat >= first.heartbeat
+
+    def test_json_values_preserved(self, storage: Storage) -> None:
+        record = storage.create_study(
+            "json ✓ 日本",
+            direction="minimize",
+            space=None,
+            searcher="random",
+            searcher_kwargs=JSON_VALUES,
+            user_attrs=JSON_VALUES,
+        )
+        params = {"unicode": "ünï ✓", "none": None, "true": True, "int": 3, "float": 3.0}
+        storage.create_trial(record.study_id, params=params)
+        storage.set_trial_param(record.study_id, 0, "nested", JSON_VALUES["nested"])
+        got = storage.get_study("json ✓ 日本")
+        assert got.searcher_kwargs == JSON_VALUES and got.user_attrs == JSON_VALUES
+        stored = storage.get_trial(record.study_id, 0).params
+        assert stored == {**params, "nested": JSON_VALUES["nested"]}
+        # bools stay bools and ints stay ints (1 == True == 1.0 in Python, so check types)
+        assert [type(v) for v in stored.values()] == [str, type(None), bool, int, float, dict]
+        assert type(got.user_attrs["big"]) is int and got.user_attrs["big"] == 2**53
+
+    # --- incremental reads -------------------------------------------------------------------
+    def test_get_trials_in_number_order(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        batch = storage.get_trials(sid)
+        assert batch.trials == []
+        for n in range(5):
+            storage.create_trial(sid, params={"n": n})
+        storage.finish_trial(sid, 3, TrialState.COMPLETE, value=1.0)  # changed last
+        storage.report(sid, 1, 0, 1.0)
+        batch = storage.get_trials(sid)
+        assert [t.number for t in batch.trials] == [0, 1, 2, 3, 4]
+        assert batch.cursor > 0
+
+    def test_cursor_sees_every_kind_of_change(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={})
+        storage.create_trial(sid, params={})
+        cursor = storage.get_trials(sid).cursor
+        empty = storage.get_trials(sid, since=cursor)
+        assert empty.trials == [] and empty.cursor == cursor
+        changes: list[Callable[[], object]] = [
+            lambda: storage.set_trial_param(sid, 1, "C", 1.0),
+            lambda: storage.report(sid, 1, 0, 0.5),
+            lambda: storage.set_trial_user_attr(sid, 1, "k", "v"),
+            lambda: storage.heartbeat(sid, 1),
+            lambda: storage.finish_trial(sid, 1, TrialState.COMPLETE, value=2.0),
+        ]
+        for change in changes:
+            change()
+            batch = storage.get_trials(sid, since=cursor)
+            assert [t.number for t in batch.trials] == [1]
+            assert batch.trials[0] == storage.get_trial(sid, 1)
+            assert batch.cursor > cursor
+            cursor = batch.cursor
+        assert storage.get_trials(sid, since=cursor).trials == []
+        storage.create_trial(sid, params={})
+        assert [t.number for t in storage.get_trials(sid, since=cursor).trials] == [2]
+
+    def test_running_trial_seen_again_when_complete(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={})
+        first = storage.get_trials(sid)
+        assert [t.state for t in first.trials] == [TrialState.RUNNING]
+        storage.finish_trial(sid, 0, TrialState.COMPLETE, value=3.0)
+        second = storage.get_trials(sid, since=first.cursor)
+        assert [(t.number, t.state, t.value) for t in second.trials] == [
+            (0, TrialState.COMPLETE, 3.0)
+        ]
+
+    def test_cursor_misses_nothing_under_concurrent_writers(
+        self, storage_factory: StorageFactory, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        n_writers = N_THREADS - 1
+        reader = storage_factory()
+        writers = [storage_factory() for _ in range(n_writers)]
+        running = [n_writers]
+        lock = threading.Lock()
+        done = threading.Event()
+        seen: dict[int, FrozenTrial] = {}
+
+        def write(storage: Storage, i: int) -> None:
+            try:
+                for _ in range(PER_THREAD // 2):
+                    n = storage.create_trial(sid, params={"w": i}).number
+                    storage.report(sid, n, 0, float(n))
+                    storage.finish_trial(sid, n, TrialState.COMPLETE, value=float(n))
+            finally:
+                with lock:
+                    running[0] -= 1
+                    if running[0] == 0:
+                        done.set()
+
+        def read() -> None:
+            cursor, polls = 0, 0
+            while not done.is_set() or polls == 0:
+                batch = reader.get_trials(sid, since=cursor)
+                assert batch.cursor >= cursor
+                seen.update((t.number, t) for t in batch.trials)
+                cursor, polls = batch.cursor, polls + 1
+            batch = reader.get_trials(sid, since=cursor)  # every writer has finished
+            seen.update((t.number, t) for t in batch.trials)
+
+        _run_threads(lambda i: read() if i == n_writers else write(writers[i], i))
+        final = reader.get_trials(sid).trials
+        assert len(final) == n_writers * (PER_THREAD // 2)
+        assert sorted(seen) == [t.number for t in final]
+        assert [seen[t.number] for t in final] == final  # the reader ended with every change
+        assert all(t.state is TrialState.COMPLETE for t in final)
+
+    def test_states_filter(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        for _ in range(5):
+            storage.create_trial(sid, params={})
+        storage.enqueue_trial(sid, {})
+        storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        storage.finish_trial(sid, 2, TrialState.COMPLETE, value=2.0)
+        storage.finish_trial(sid, 3, TrialState.FAILED)
+        cursor = storage.get_trials(sid).cursor
+
+        def numbers(*states: TrialState, since: int = 0) -> list[int]:
+            return [t.number for t in storage.get_trials(sid, since=since, states=states).trials]
+
+        assert numbers(TrialState.COMPLETE) == [0, 2]
+        assert numbers(TrialState.COMPLETE, TrialState.FAILED) == [0, 2, 3]
+        assert numbers(TrialState.RUNNING) == [1, 4]
+        assert numbers(TrialState.WAITING) == [5]
+        assert numbers(TrialState.PRUNED) == []
+        storage.finish_trial(sid, 4, TrialState.COMPLETE, value=0.0)
+        storage.report(sid, 1, 0, 1.0)
+        assert numbers(TrialState.COMPLETE, since=cursor) == [4]
+        batch = storage.get_trials(sid, since=cursor, states=[TrialState.PRUNED])
+        assert batch.trials == [] and batch.cursor > cursor  # the cursor passes filtered changes
+
+    def test_count_trials(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        assert storage.count_trials(sid) == 0
+        for _ in range(4):
+            storage.create_trial(sid, params={})
+        storage.enqueue_trial(sid, {})
+        storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        storage.finish_trial(sid, 1, TrialState.PRUNED)
+        assert storage.count_trials(sid) == 5
+        assert storage.count_trials(sid, [TrialState.COMPLETE]) == 1
+        assert storage.count_trials(sid, [TrialState.COMPLETE, TrialState.PRUNED]) == 2
+        assert storage.count_trials(sid, [TrialState.RUNNING]) == 2
+        assert storage.count_trials(sid, [TrialState.WAITING]) == 1
+        assert storage.count_trials(sid, []) == 0
+
+    # --- counters and the waiting queue ----------------------------------------------------
+    def test_next_counter_sequences(self, storage: Storage, study: StudyRecord) -> None:
+        other = storage.create_study("other", direction="minimize", space=None, searcher="grid")
+        sid = study.study_id
+        assert [storage.next_counter(sid, "a") for _ in range(3)] == [0, 1, 2]
+        assert storage.next_counter(sid, "b") == 0
+        assert storage.next_counter(other.study_id, "a") == 0
+        assert storage.next_counter(sid, "a") == 3
+
+    def test_next_counter_unique_under_concurrency(
+        self, storage_factory: StorageFactory, study: StudyRecord
+    ) -> None:
+        handles = [storage_factory() for _ in range(N_THREADS)]
+        values: list[int] = []
+        lock = threading.Lock()
+
+        def claim(i: int) -> None:
+            mine = [
+                handles[i].next_counter(study.study_id, "grid:point") for _ in range(PER_THREAD)
+            ]
+            with lock:
+                values.extend(mine)
+
+        _run_threads(claim)
+        assert sorted(values) == list(range(N_THREADS * PER_THREAD))
+
+    def test_enqueue_and_pop_oldest_first(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        assert storage.pop_waiting_trial(sid) is None
+        storage.enqueue_trial(sid, {"C": 1.0})
+        storage.create_trial(sid, params={"C": 5.0})
+        storage.enqueue_trial(sid, {"C": 2.0})
+        cursor = storage.get_trials(sid).cursor
+        first = storage.pop_waiting_trial(sid)
+        assert first is not None and (first.number, first.params) == (0, {"C": 1.0})
+        assert first.state is TrialState.RUNNING
+        assert _aware_utc(first.datetime_start) and _aware_utc(first.heartbeat)
+        assert storage.get_trial(sid, 0) == first
+        assert [t.number for t in storage.get_trials(sid, since=cursor).trials] == [0]
+        second = storage.pop_waiting_trial(sid)
+        assert second is not None and second.number == 2
+        assert storage.pop_waiting_trial(sid) is None
+        assert storage.count_trials(sid, [TrialState.WAITING]) == 0
+
+    def test_pop_waiting_trial_exactly_once_under_concurrency(
+        self, storage_factory: StorageFactory, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        handles = [storage_factory() for _ in range(N_THREADS)]
+        enqueued = [handles[0].enqueue_trial(sid, {"i": i}).number for i in range(20)]
+        popped: list[FrozenTrial] = []
+        lock = threading.Lock()
+
+        def pop(i: int) -> None:
+            while (trial := handles[i].pop_waiting_trial(sid)) is not None:
+                with lock:
+                    popped.append(trial)
+
+        _run_threads(pop)
+        assert sorted(t.number for t in popped) == enqueued
+        assert all(t.state is TrialState.RUNNING for t in popped)
+        assert handles[0].count_trials(sid, [TrialState.RUNNING]) == 20
+
+    # --- time ----------------------------------------------------------------------------------
+    def test_datetimes_are_timezone_aware_utc(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        before = datetime.now(UTC)
+        storage.create_trial(sid, params={})
+        storage.heartbeat(sid, 0)
+        done = storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        after = datetime.now(UTC)
+        for t in (done, storage.get_trial(sid, 0), storage.get_trials(sid).trials[0]):
+            for stamp in (t.datetime_start, t.datetime_complete, t.heartbeat):
+                assert _aware_utc(stamp)
+                assert stamp is not None and before <= stamp <= after
+        created = storage.get_study_by_id(sid).created_at
+        assert _aware_utc(created) and created is not None and created <= after

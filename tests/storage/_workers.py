@@ -1,0 +1,51 @@
+"""Code that test_sql.py runs in child processes (importable by name under ``spawn``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import hpo
+
+SPACE = {"x": hpo.Float(-5.0, 5.0), "n": hpo.Int(1, 10), "kind": hpo.Categorical(["a", "b"])}
+#: 4 x 6 = 24 points
+GRID_SPACE = {"a": hpo.Categorical([0, 1, 2, 3]), "b": hpo.Int(0, 5)}
+RANDOM_STUDY = "shared-random"
+GRID_STUDY = "shared-grid"
+
+
+@hpo.objective(space=SPACE)
+def quadratic(config: dict[str, Any]) -> float:
+    return float(config["x"] ** 2 + config["n"])
+
+
+@hpo.objective(space=GRID_SPACE)
+def grid_point(config: dict[str, Any], trial: hpo.Trial) -> float:
+    trial.set_user_attr("pid", os.getpid())
+    time.sleep(0.01)  # let the processes interleave
+    return float(config["a"] * 10 + config["b"])
+
+
+@hpo.objective(space=SPACE)
+def slow_quadratic(config: dict[str, Any]) -> float:
+    time.sleep(0.02)
+    return float(config["x"] ** 2 + config["n"])
+
+
+def share_studies(url: str, barrier: Any, n_random: int) -> None:
+    """Open the database with the others at once, then run ``n_random`` random trials
+    and as many grid trials as are left, all in studies every process shares."""
+    barrier.wait(timeout=60)
+    study = hpo.create_study(quadratic, storage=url, name=RANDOM_STUDY, load_if_exists=True)
+    study.optimize(n_trials=n_random, progress=False)
+    grid = hpo.create_study(
+        grid_point, storage=url, name=GRID_STUDY, searcher="grid", load_if_exists=True
+    )
+    grid.optimize(progress=False)  # until every grid point has been claimed
+
+
+def optimize_forever(url: str, name: str) -> None:
+    """Optimize until killed."""
+    study = hpo.create_study(slow_quadratic, storage=url, name=name, load_if_exists=True)
+    study.optimize(n_trials=None, progress=False)
