@@ -29,10 +29,12 @@ _NUMBER: sa.BindParameter[int] = bindparam("p_number")
 _SEQ: sa.BindParameter[int] = bindparam("p_seq")
 _THIS_TRIAL = (trials.c.study_id == _STUDY, trials.c.number == _NUMBER)
 TRIAL_COLUMNS = tuple(trials.c)
-#: whether a trial has intermediate values (saves a query when it has none)
-HAS_VALUES = (
-    sa.exists().where(ivalues.c.trial_id == trials.c.id).correlate(trials).label("has_values")
-)
+#: whether a trial has intermediate values (saves a query when it has none). Written out
+#: because SQLAlchemy renders RETURNING columns unqualified, subqueries included.
+HAS_VALUES = sa.literal_column(
+    "EXISTS (SELECT 1 FROM trial_intermediate_values AS iv WHERE iv.trial_id = trials.id)",
+    sa.Boolean,
+).label("has_values")
 
 # --- studies -----------------------------------------------------------------------------
 #: lock the study row and take the next change sequence

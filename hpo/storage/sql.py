@@ -90,8 +90,12 @@ class SQLStorage(Storage):
         )
         self._next_counter = q.next_counter(self._dialect)
         self._put_intermediate = q.put_intermediate(self._dialect)
-        with self._write_lock:
-            upgrade_to_head(self._engine, self._writer, str(self))
+        try:
+            with self._write_lock:
+                upgrade_to_head(self._engine, self._writer, str(self))
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"SQLStorage({str(self)!r})"

@@ -39,6 +39,7 @@ def share_studies(url: str, barrier: Any, n_random: int) -> None:
     barrier.wait(timeout=60)
     study = hpo.create_study(quadratic, storage=url, name=RANDOM_STUDY, load_if_exists=True)
     study.optimize(n_trials=n_random, progress=False)
+    barrier.wait(timeout=60)  # start the grid together, so that every process claims points
     grid = hpo.create_study(
         grid_point, storage=url, name=GRID_STUDY, searcher="grid", load_if_exists=True
     )
