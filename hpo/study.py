@@ -13,10 +13,12 @@ searcher the same way, from ``(name, kwargs, saved state)`` plus the stored tria
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ObjectiveLike = Objective | Callable[..., Any]
+
+#: seconds between heartbeats of running trials; a trial silent for the grace period
+#: (default 4 intervals) is failed by the next process that asks
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
 
 
 class _StudyChannel(TrialChannel):
@@ -61,7 +67,20 @@ class Study:
         objective: ObjectiveLike | None = None,
         *,
         artifacts: str | Path | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        grace_period: float | None = None,
     ) -> None:
+        if not heartbeat_interval > 0:
+            raise ValueError(f"heartbeat_interval must be > 0 seconds, got {heartbeat_interval!r}")
+        grace = 4 * heartbeat_interval if grace_period is None else grace_period
+        if not grace > heartbeat_interval:
+            raise ValueError(
+                f"grace_period ({grace}) must exceed heartbeat_interval ({heartbeat_interval}), "
+                "or live trials would be failed"
+            )
+        self.heartbeat_interval = float(heartbeat_interval)
+        self.grace_period = float(grace)
+        self._last_stale_check = -math.inf
         self.storage = storage
         self._record = record
         self._objective = objective
@@ -169,11 +188,28 @@ class Study:
             self._saved_state = encoded
 
     # --- ask / tell ----------------------------------------------------------------------
-    def _ask_frozen(self) -> FrozenTrial:
+    def _fail_stale_trials(self) -> None:
+        """Fail trials whose driver stopped beating (a crashed or killed process), at most
+        once per heartbeat interval."""
+        now = time.monotonic()
+        if now - self._last_stale_check < self.heartbeat_interval:
+            return
+        self._last_stale_check = now
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.grace_period)
+        self.storage.fail_stale_trials(
+            self.study_id,
+            older_than=cutoff,
+            error=f"no heartbeat for {self.grace_period:g}s: the process running this trial "
+            "is presumed dead",
+        )
+
+    def _ask_frozen(self, *, heartbeat: bool = False) -> FrozenTrial:
+        """Start the next trial; ``heartbeat=True`` for trials whose runner keeps beating."""
         with self._lock:
+            self._fail_stale_trials()
             self._sync()
             if self._waiting:
-                trial = self.storage.pop_waiting_trial(self.study_id)
+                trial = self.storage.pop_waiting_trial(self.study_id, heartbeat=heartbeat)
                 if trial is not None:
                     self._waiting.discard(trial.number)
                     return trial
@@ -187,6 +223,7 @@ class Study:
                 budget=suggestion.budget,
                 parent=suggestion.parent,
                 searcher_time=elapsed,
+                heartbeat=heartbeat,
             )
             self._save_state_if_changed()
             return trial
@@ -307,9 +344,11 @@ class Study:
 
     def _set_user_attr(self, number: int, key: str, value: Any) -> None:
         try:
-            json.dumps(value)
+            json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"user attribute {key!r} must be JSON-serializable: {exc}") from None
+            raise TypeError(
+                f"user attribute {key!r} must be JSON-serializable without NaN or infinity: {exc}"
+            ) from None
         self.storage.set_trial_user_attr(self.study_id, number, key, value)
 
     # --- optimize ----------------------------------------------------------------------
@@ -394,6 +433,7 @@ class Study:
         try:
             ex.run(run)
         finally:
+            run.close()
             bar.close()
         run.raise_if_error()
         return self
@@ -460,6 +500,8 @@ def create_study(
     load_if_exists: bool = False,
     metric: str | None = None,
     artifacts: str | Path | None = None,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    grace_period: float | None = None,
 ) -> Study:
     """Create a study (or load it, with ``load_if_exists=True``).
 
@@ -467,7 +509,11 @@ def create_study(
     giving both with different values is an error. ``direction`` defaults to minimize;
     ``storage=None`` keeps everything in memory, a URL (``sqlite:///hpo.db``,
     ``postgresql+psycopg://...``) stores it in SQL. No space at all makes a define-by-run
-    study (``trial.suggest_*`` in the objective)."""
+    study (``trial.suggest_*`` in the objective).
+
+    Trials run by ``optimize`` beat every ``heartbeat_interval`` seconds; one silent for
+    ``grace_period`` seconds (default four intervals) belongs to a process that died, and
+    the next process to ask marks it FAILED."""
     obj_space = obj_direction = obj_metric = None
     if objective is not None:
         if isinstance(objective, Objective):
@@ -530,7 +576,14 @@ def create_study(
             raise
         record = store.get_study(study_name)
         _check_compatible(record, space_, direction_, searcher)
-    return Study(store, record, objective, artifacts=artifacts)
+    return Study(
+        store,
+        record,
+        objective,
+        artifacts=artifacts,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+    )
 
 
 def _check_compatible(
@@ -553,7 +606,16 @@ def load_study(
     objective: ObjectiveLike | None = None,
     *,
     artifacts: str | Path | None = None,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    grace_period: float | None = None,
 ) -> Study:
     """Load a stored study; its searcher is rebuilt from its name, options, state and trials."""
     store = get_storage(storage)
-    return Study(store, store.get_study(name), objective, artifacts=artifacts)
+    return Study(
+        store,
+        store.get_study(name),
+        objective,
+        artifacts=artifacts,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+    )

@@ -35,6 +35,8 @@ def test_user_attrs_must_be_json() -> None:
     trial.set_user_attr("note", {"layers": [1, 2], "ok": True})
     with pytest.raises(TypeError, match="JSON-serializable"):
         trial.set_user_attr("bad", object())
+    with pytest.raises(TypeError, match="without NaN or infinity"):
+        trial.set_user_attr("nan", {"loss": math.nan})  # PostgreSQL's JSON refuses NaN
     assert study.tell(trial, 1.0).user_attrs == {"note": {"layers": [1, 2], "ok": True}}
 
 

@@ -70,6 +70,8 @@ class OptimizeRun:
         self._stop_reason: str | None = None
         self._error: BaseException | None = None
         self._t0 = time.monotonic()
+        self._closed = threading.Event()
+        self._beater: threading.Thread | None = None
 
     # --- budget ------------------------------------------------------------------------
     @property
@@ -112,7 +114,7 @@ class OptimizeRun:
         if not self._reserve():
             return None
         try:
-            trial = self.study._ask_frozen()
+            trial = self.study._ask_frozen(heartbeat=True)
         except SearchSpaceExhausted:
             with self._lock:
                 self._started -= 1
@@ -124,7 +126,32 @@ class OptimizeRun:
             raise
         with self._lock:
             self._running.add(trial.number)
+            if self._beater is None:
+                self._beater = threading.Thread(
+                    target=self._beat, name="hpo-heartbeat", daemon=True
+                )
+                self._beater.start()
         return self.study._spec_for(trial)
+
+    def _beat(self) -> None:
+        """Beat every running trial each ``study.heartbeat_interval`` seconds until closed,
+        so other processes can tell a live trial from one whose driver died."""
+        while not self._closed.wait(self.study.heartbeat_interval):
+            with self._lock:
+                running = sorted(self._running)
+            for number in running:
+                try:
+                    self.study.storage.heartbeat(self.study.study_id, number)
+                except TrialFinishedError:
+                    continue
+                except Exception:  # a storage hiccup must not kill the run; retry next beat
+                    continue
+
+    def close(self) -> None:
+        """Stop the heartbeat thread (called by ``Study.optimize`` when the run ends)."""
+        self._closed.set()
+        if self._beater is not None:
+            self._beater.join(timeout=5)
 
     def finish(self, spec: TrialSpec, outcome: TrialOutcome) -> FrozenTrial | None:
         """Record ``outcome`` for ``spec``, run callbacks, and remember errors to re-raise."""

@@ -78,6 +78,7 @@ def _update_unfinished(**values: Any) -> sa.Update:
 
 
 TOUCH = _update_unfinished(heartbeat=bindparam("p_now")).returning(trials.c.id)
+MARK = _update_unfinished().returning(trials.c.id)
 SET_PARAMS = _update_unfinished(params=bindparam("p_params", type_=trials.c.params.type))
 SET_ATTRS = _update_unfinished(user_attrs=bindparam("p_attrs", type_=trials.c.user_attrs.type))
 FINISH = _update_unfinished(

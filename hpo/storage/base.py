@@ -20,6 +20,11 @@ Contract, checked by :mod:`hpo.testing.storage_conformance`:
   claim grid points and seed streams without duplicates.
 * **Waiting queue.** ``enqueue_trial`` adds a WAITING trial; ``pop_waiting_trial`` turns
   the oldest into RUNNING for exactly one caller.
+* **Heartbeats.** A trial's ``heartbeat`` is ``None`` until its worker beats: at creation
+  (``create_trial(heartbeat=True)``, ``pop_waiting_trial(heartbeat=True)``) and then with
+  ``heartbeat()``. Reports and attributes do not beat. ``fail_stale_trials`` fails the
+  RUNNING trials whose last beat is older than a cut-off, so a trial whose worker died is
+  never stuck RUNNING; trials that never beat (driven by hand with ask/tell) are left alone.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hpo.exceptions import TrialFinishedError
 from hpo.space import Space
 from hpo.trial import FrozenTrial, TrialState
 
@@ -131,12 +137,15 @@ class Storage(ABC):
         budget: float | None = None,
         parent: int | None = None,
         searcher_time: float | None = None,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
-        """Add a trial with the next number; RUNNING trials get their start time now."""
+        """Add a trial with the next number; RUNNING trials get their start time now, and
+        their first heartbeat when ``heartbeat`` is true."""
 
     @abstractmethod
-    def pop_waiting_trial(self, study_id: int) -> FrozenTrial | None:
-        """Atomically turn the oldest WAITING trial into RUNNING and return it."""
+    def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
+        """Atomically turn the oldest WAITING trial into RUNNING and return it (with its
+        first heartbeat when ``heartbeat`` is true)."""
 
     @abstractmethod
     def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
@@ -184,6 +193,23 @@ class Storage(ABC):
     @abstractmethod
     def next_counter(self, study_id: int, key: str) -> int:
         """Atomically return ``0, 1, 2, ...`` for ``(study, key)``, never the same twice."""
+
+    def fail_stale_trials(self, study_id: int, *, older_than: datetime, error: str) -> list[int]:
+        """Fail RUNNING trials whose last heartbeat is before ``older_than``; return their
+        numbers. Safe to race: each trial is failed by at most one caller."""
+        stale = [
+            t.number
+            for t in self.get_trials(study_id, states=[TrialState.RUNNING]).trials
+            if t.heartbeat is not None and t.heartbeat < older_than
+        ]
+        failed = []
+        for number in stale:
+            try:
+                self.finish_trial(study_id, number, TrialState.FAILED, error=error)
+            except TrialFinishedError:
+                continue
+            failed.append(number)
+        return failed
 
     # --- lifecycle ---------------------------------------------------------------------
     def enqueue_trial(self, study_id: int, params: dict[str, Any]) -> FrozenTrial:

@@ -43,6 +43,16 @@ class InMemoryStorage(Storage):
         except KeyError:
             raise StudyNotFoundError(f"no study with id {study_id}") from None
 
+    @staticmethod
+    def _snapshot(trial: FrozenTrial) -> FrozenTrial:
+        """A copy whose containers the caller may change without touching the store."""
+        return trial.evolve(
+            params=copy.deepcopy(trial.params),
+            metrics=dict(trial.metrics),
+            intermediate_values=dict(trial.intermediate_values),
+            user_attrs=copy.deepcopy(trial.user_attrs),
+        )
+
     def _trial(self, data: _StudyData, number: int) -> FrozenTrial:
         if not 0 <= number < len(data.trials):
             raise TrialNotFoundError(f"study {data.record.name!r} has no trial {number}")
@@ -151,6 +161,7 @@ class InMemoryStorage(Storage):
         budget: float | None = None,
         parent: int | None = None,
         searcher_time: float | None = None,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
         if state not in (TrialState.RUNNING, TrialState.WAITING):
             raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
@@ -162,23 +173,29 @@ class InMemoryStorage(Storage):
                 state=state,
                 params=copy.deepcopy(params),
                 datetime_start=now if state is TrialState.RUNNING else None,
-                heartbeat=now if state is TrialState.RUNNING else None,
+                heartbeat=now if heartbeat and state is TrialState.RUNNING else None,
                 budget=budget,
                 parent=parent,
                 searcher_time=searcher_time,
             )
             data.trials.append(trial)
-            return self._put(data, trial)
+            return self._snapshot(self._put(data, trial))
 
-    def pop_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+    def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
         with self._lock:
             data = self._study(study_id)
             for trial in data.trials:
                 if trial.state is TrialState.WAITING:
                     now = utcnow()
-                    return self._put(
-                        data,
-                        trial.evolve(state=TrialState.RUNNING, datetime_start=now, heartbeat=now),
+                    return self._snapshot(
+                        self._put(
+                            data,
+                            trial.evolve(
+                                state=TrialState.RUNNING,
+                                datetime_start=now,
+                                heartbeat=now if heartbeat else None,
+                            ),
+                        )
                     )
             return None
 
@@ -193,7 +210,7 @@ class InMemoryStorage(Storage):
             data = self._study(study_id)
             trial = self._running(data, number)
             values = {**trial.intermediate_values, int(step): float(value)}
-            self._put(data, trial.evolve(intermediate_values=values, heartbeat=utcnow()))
+            self._put(data, trial.evolve(intermediate_values=values))
 
     def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
         with self._lock:
@@ -230,11 +247,11 @@ class InMemoryStorage(Storage):
                 error=error,
                 datetime_complete=utcnow(),
             )
-            return self._put(data, done)
+            return self._snapshot(self._put(data, done))
 
     def get_trial(self, study_id: int, number: int) -> FrozenTrial:
         with self._lock:
-            return self._trial(self._study(study_id), number)
+            return self._snapshot(self._trial(self._study(study_id), number))
 
     def get_trials(
         self,
@@ -251,7 +268,7 @@ class InMemoryStorage(Storage):
                 changed: Iterable[FrozenTrial] = data.trials
             else:
                 changed = (data.trials[n] for n in sorted(set(data.changelog[since:])))
-            trials = [t for t in changed if wanted is None or t.state in wanted]
+            trials = [self._snapshot(t) for t in changed if wanted is None or t.state in wanted]
             return TrialBatch(trials=trials, cursor=max(len(data.changelog), since))
 
     def next_counter(self, study_id: int, key: str) -> int:

@@ -292,10 +292,12 @@ class SQLStorage(Storage):
         budget: float | None = None,
         parent: int | None = None,
         searcher_time: float | None = None,
+        heartbeat: bool = False,
     ) -> FrozenTrial:
         if state not in (TrialState.RUNNING, TrialState.WAITING):
             raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
         now = utcnow() if state is TrialState.RUNNING else None
+        beat = now if heartbeat else None
         params = q.json_copy(params)
         with self._write() as conn:
             bumped = conn.execute(q.BUMP_SEQ_AND_NUMBER, {"p_study": study_id}).first()
@@ -311,7 +313,7 @@ class SQLStorage(Storage):
                 "metrics": {},
                 "user_attrs": {},
                 "datetime_start": now,
-                "heartbeat": now,
+                "heartbeat": beat,
                 "budget": budget,
                 "parent": parent,
                 "searcher_time": searcher_time,
@@ -323,18 +325,19 @@ class SQLStorage(Storage):
             state=state,
             params=q.json_copy(params),
             datetime_start=now,
-            heartbeat=now,
+            heartbeat=beat,
             budget=budget,
             parent=parent,
             searcher_time=searcher_time,
         )
 
-    def pop_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+    def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
         now = utcnow()
         try:
             with self._write() as conn:
                 seq = self._bump(conn, study_id)  # with the study row locked: one caller wins
-                args = {"p_study": study_id, "p_seq": seq, "p_now": now, "p_now2": now}
+                beat = now if heartbeat else None
+                args = {"p_study": study_id, "p_seq": seq, "p_now": now, "p_now2": beat}
                 row = conn.execute(q.START_WAITING, args).first()
                 if row is None:
                     raise _NoWaitingTrial
@@ -348,24 +351,27 @@ class SQLStorage(Storage):
     def set_trial_user_attr(self, study_id: int, number: int, key: str, value: Any) -> None:
         self._update_json(study_id, number, "user_attrs", key, q.json_copy(value))
 
-    def _touch(self, conn: Connection, study_id: int, number: int) -> int:
-        """New change sequence and heartbeat for an unfinished trial; returns its row id."""
+    def _touch(self, conn: Connection, study_id: int, number: int, *, beat: bool) -> int:
+        """New change sequence (and heartbeat, if ``beat``) for an unfinished trial;
+        returns its row id."""
         seq = self._bump(conn, study_id)
-        args = {"p_study": study_id, "p_number": number, "p_seq": seq, "p_now": utcnow()}
-        trial_id = conn.execute(q.TOUCH, args).scalar()
+        args = {"p_study": study_id, "p_number": number, "p_seq": seq}
+        if beat:
+            args["p_now"] = utcnow()
+        trial_id = conn.execute(q.TOUCH if beat else q.MARK, args).scalar()
         if trial_id is None:
             raise self._trial_error(conn, study_id, number)
         return int(trial_id)
 
     def report(self, study_id: int, number: int, step: int, value: float) -> None:
         with self._write() as conn:
-            trial_id = self._touch(conn, study_id, number)
+            trial_id = self._touch(conn, study_id, number, beat=False)
             args = {"p_trial": trial_id, "p_step": int(step), "p_value": float(value)}
             conn.execute(self._put_intermediate, args)
 
     def heartbeat(self, study_id: int, number: int) -> None:
         with self._write() as conn:
-            self._touch(conn, study_id, number)
+            self._touch(conn, study_id, number, beat=True)
 
     def finish_trial(
         self,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -236,7 +237,12 @@ class StorageConformance:
         before = datetime.now(UTC)
         params = {"kernel": "rbf", "C": 1.5, "gamma": 0.25, "layers": 3, "width": 4}
         first = storage.create_trial(
-            study.study_id, params=params, budget=9.0, parent=None, searcher_time=0.25
+            study.study_id,
+            params=params,
+            budget=9.0,
+            parent=None,
+            searcher_time=0.25,
+            heartbeat=True,
         )
         second = storage.create_trial(study.study_id, params={"C": 2.0}, parent=0)
         assert (first.number, second.number) == (0, 1)
@@ -250,6 +256,7 @@ class StorageConformance:
             assert trial.datetime_start is not None and trial.datetime_start >= before
             assert trial.datetime_complete is None
         assert storage.get_trial(study.study_id, 1).parent == 0
+        assert second.heartbeat is None  # no heartbeat unless asked: never judged stale
 
     def test_waiting_trial_has_no_start(self, storage: Storage, study: StudyRecord) -> None:
         trial = storage.enqueue_trial(study.study_id, {"C": 1.0})
@@ -304,6 +311,23 @@ class StorageConformance:
         again = storage.get_trial(sid, 0)
         assert again.params == {"C": 1.0, "layers": 2} and again.user_attrs == {"k": "v"}
         assert again.intermediate_values == {0: 0.5} and again.value == 1.0
+
+    def test_changing_a_returned_trial_changes_nothing_stored(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        created = storage.create_trial(sid, params={"C": 1.0, "layers": [8, 8]})
+        storage.set_trial_user_attr(sid, 0, "note", {"tags": ["a"]})
+        storage.report(sid, 0, 1, 0.5)
+        for trial in (created, storage.get_trial(sid, 0), storage.get_trials(sid).trials[0]):
+            trial.params["C"] = 99.0
+            trial.params.setdefault("layers", []).append(16)
+            trial.user_attrs.setdefault("note", {"tags": []})["tags"].append("z")
+            trial.intermediate_values[2] = 0.1
+        again = storage.get_trial(sid, 0)
+        assert again.params == {"C": 1.0, "layers": [8, 8]}
+        assert again.user_attrs == {"note": {"tags": ["a"]}}
+        assert again.intermediate_values == {1: 0.5}
 
     @pytest.mark.parametrize("state", FINISHED, ids=[s.value for s in FINISHED])
     def test_finished_trials_are_immutable(
@@ -424,7 +448,7 @@ class StorageConformance:
 
     def test_heartbeat(self, storage: Storage, study: StudyRecord) -> None:
         sid = study.study_id
-        first = storage.create_trial(sid, params={})
+        first = storage.create_trial(sid, params={}, heartbeat=True)
         cursor = storage.get_trials(sid).cursor
         storage.heartbeat(sid, 0)
         batch = storage.get_trials(sid, since=cursor)
@@ -432,6 +456,30 @@ class StorageConformance:
         beat = batch.trials[0].heartbeat
         assert _aware_utc(beat)
         assert beat is not None and first.heartbeat is not None and beat >= first.heartbeat
+        storage.report(sid, 0, 1, 0.5)  # reports do not beat
+        assert storage.get_trial(sid, 0).heartbeat == beat
+
+    def test_fail_stale_trials(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        storage.create_trial(sid, params={"C": 0.0}, heartbeat=True)  # 0: goes stale
+        storage.create_trial(sid, params={"C": 1.0})  # 1: never beats (driven by hand)
+        storage.create_trial(sid, params={"C": 2.0}, heartbeat=True)  # 2: finished
+        storage.finish_trial(sid, 2, TrialState.COMPLETE, value=1.0)
+        time.sleep(0.02)
+        cutoff = datetime.now(UTC)
+        time.sleep(0.02)
+        storage.create_trial(sid, params={"C": 3.0}, heartbeat=True)  # 3: beat after cutoff
+        long_ago = cutoff - timedelta(hours=1)
+        assert storage.fail_stale_trials(sid, older_than=long_ago, error="x") == []
+        assert storage.fail_stale_trials(sid, older_than=cutoff, error="worker is gone") == [0]
+        stale = storage.get_trial(sid, 0)
+        assert stale.state is TrialState.FAILED and stale.error == "worker is gone"
+        assert [storage.get_trial(sid, n).state for n in (1, 2, 3)] == [
+            TrialState.RUNNING,
+            TrialState.COMPLETE,
+            TrialState.RUNNING,
+        ]
+        assert storage.fail_stale_trials(sid, older_than=cutoff, error="again") == []
 
     def test_json_values_preserved(self, storage: Storage) -> None:
         record = storage.create_study(
@@ -617,14 +665,14 @@ class StorageConformance:
         storage.create_trial(sid, params={"C": 5.0})
         storage.enqueue_trial(sid, {"C": 2.0})
         cursor = storage.get_trials(sid).cursor
-        first = storage.pop_waiting_trial(sid)
+        first = storage.pop_waiting_trial(sid, heartbeat=True)
         assert first is not None and (first.number, first.params) == (0, {"C": 1.0})
         assert first.state is TrialState.RUNNING
         assert _aware_utc(first.datetime_start) and _aware_utc(first.heartbeat)
         assert storage.get_trial(sid, 0) == first
         assert [t.number for t in storage.get_trials(sid, since=cursor).trials] == [0]
         second = storage.pop_waiting_trial(sid)
-        assert second is not None and second.number == 2
+        assert second is not None and second.number == 2 and second.heartbeat is None
         assert storage.pop_waiting_trial(sid) is None
         assert storage.count_trials(sid, [TrialState.WAITING]) == 0
 
@@ -651,7 +699,7 @@ class StorageConformance:
     def test_datetimes_are_timezone_aware_utc(self, storage: Storage, study: StudyRecord) -> None:
         sid = study.study_id
         before = datetime.now(UTC)
-        storage.create_trial(sid, params={})
+        storage.create_trial(sid, params={}, heartbeat=True)
         storage.heartbeat(sid, 0)
         done = storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
         after = datetime.now(UTC)
