@@ -355,7 +355,7 @@ class SQLStorage(Storage):
         """New change sequence (and heartbeat, if ``beat``) for an unfinished trial;
         returns its row id."""
         seq = self._bump(conn, study_id)
-        args = {"p_study": study_id, "p_number": number, "p_seq": seq}
+        args: dict[str, Any] = {"p_study": study_id, "p_number": number, "p_seq": seq}
         if beat:
             args["p_now"] = utcnow()
         trial_id = conn.execute(q.TOUCH if beat else q.MARK, args).scalar()
