@@ -83,7 +83,7 @@ def test_a_live_trial_keeps_beating_and_is_never_failed(tmp_path: Path, backend:
     assert started.wait(10)
     other = hpo.load_study(
         "live",
-        storage if backend == "memory" else storage,
+        storage,
         quick,
         heartbeat_interval=0.1,
         grace_period=0.3,
