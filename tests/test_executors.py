@@ -148,7 +148,8 @@ INTERRUPTED_SCRIPT = textwrap.dedent(
 
     @hpo.objective(space={"x": hpo.Float(0, 1)})
     def slow(config):
-        print("started", flush=True)
+        sys.stdout.write("started\n")  # one write: threads must not interleave
+        sys.stdout.flush()
         time.sleep(60)
         return config["x"]
 
@@ -172,8 +173,11 @@ def test_ctrl_c_marks_running_trials_failed(tmp_path: Path, executor: str, n_wor
         text=True,
     )
     assert proc.stdout is not None
-    for _ in range(n_workers):
-        assert proc.stdout.readline().strip() == "started"
+    seen = 0
+    while seen < n_workers:
+        line = proc.stdout.readline()
+        assert line, "the script ended before its trials started"
+        seen += line.count("started")
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
