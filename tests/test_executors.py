@@ -148,7 +148,7 @@ INTERRUPTED_SCRIPT = textwrap.dedent(
 
     @hpo.objective(space={"x": hpo.Float(0, 1)})
     def slow(config):
-        sys.stdout.write("started\n")  # one write: threads must not interleave
+        sys.stdout.write("started\\n")  # one write: threads must not interleave
         sys.stdout.flush()
         time.sleep(60)
         return config["x"]
