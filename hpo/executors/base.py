@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hpo.study import Study
 
 Callback = Callable[["Study", FrozenTrial], None]
+Evaluate = Callable[[TrialSpec], TrialOutcome]
 
 
 class Executor(ABC):
@@ -197,3 +198,44 @@ class OptimizeRun:
         """Re-raise the first exception an objective raised outside ``catch``."""
         if self._error is not None:
             raise self._error
+
+
+def drive_in_threads(
+    run: OptimizeRun,
+    evaluators: Sequence[Evaluate],
+    *,
+    on_interrupt: Callable[[], None] | None = None,
+) -> None:
+    """Run trials from one thread per evaluator until ``run`` is spent.
+
+    Ctrl-C fails the running trials (after ``on_interrupt``, e.g. killing workers) and
+    propagates; the first error raised in a thread stops the run, fails its running trials
+    and is re-raised here."""
+    failures: list[BaseException] = []
+
+    def loop(evaluate: Evaluate) -> None:
+        try:
+            while (spec := run.start_trial()) is not None:
+                run.finish(spec, evaluate(spec))
+        except BaseException as exc:
+            failures.append(exc)
+            run.stop("error")
+
+    threads = [
+        threading.Thread(target=loop, args=(ev,), name=f"hpo-worker-{i}", daemon=True)
+        for i, ev in enumerate(evaluators)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.1)
+    except KeyboardInterrupt:
+        run.abort("interrupted by KeyboardInterrupt")
+        if on_interrupt is not None:
+            on_interrupt()
+        raise
+    if failures:
+        run.abort(f"optimization stopped by {type(failures[0]).__name__}: {failures[0]}")
+        raise failures[0]

@@ -7,9 +7,7 @@ objectives and enforces a per-trial time limit.
 
 from __future__ import annotations
 
-import threading
-
-from hpo.executors.base import Executor, OptimizeRun
+from hpo.executors.base import Executor, OptimizeRun, drive_in_threads
 
 
 class SerialExecutor(Executor):
@@ -36,29 +34,4 @@ class ThreadExecutor(Executor):
         self.n_workers = n_workers
 
     def run(self, run: OptimizeRun) -> None:
-        failures: list[BaseException] = []
-
-        def worker() -> None:
-            try:
-                while (spec := run.start_trial()) is not None:
-                    run.finish(spec, run.evaluate_here(spec))
-            except BaseException as exc:
-                failures.append(exc)
-                run.stop("error")
-
-        threads = [
-            threading.Thread(target=worker, name=f"hpo-worker-{i}", daemon=True)
-            for i in range(self.n_workers)
-        ]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(timeout=0.1)
-        except KeyboardInterrupt:
-            run.abort("interrupted by KeyboardInterrupt")
-            raise
-        if failures:
-            run.abort(f"optimization stopped by {type(failures[0]).__name__}: {failures[0]}")
-            raise failures[0]
+        drive_in_threads(run, [run.evaluate_here] * self.n_workers)

@@ -16,12 +16,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 import signal
-import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from hpo.executors.base import Executor, OptimizeRun
+from hpo.executors.base import Executor, OptimizeRun, drive_in_threads
 from hpo.objective import Objective, TrialOutcome, evaluate
 from hpo.space import Param
 from hpo.trial import Trial, TrialChannel, TrialSpec, TrialState
@@ -118,43 +117,26 @@ class ProcessExecutor(Executor):
                 "or executor='thread'"
             ) from None
         ctx = mp.get_context(self.start_method)
-        failures: list[BaseException] = []
-        workers: list[_Worker] = [_Worker(ctx, run) for _ in range(self.n_workers)]
+        workers = [_Worker(ctx, run, self.trial_timeout) for _ in range(self.n_workers)]
 
-        def slot(worker: _Worker) -> None:
-            try:
-                while (spec := run.start_trial()) is not None:
-                    run.finish(spec, worker.run_trial(spec, self.trial_timeout))
-            except BaseException as exc:
-                failures.append(exc)
-                run.stop("error")
-
-        threads = [threading.Thread(target=slot, args=(w,), daemon=True) for w in workers]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(timeout=0.1)
-        except KeyboardInterrupt:
-            run.abort("interrupted by KeyboardInterrupt")
+        def kill_all() -> None:
             for w in workers:
                 w.kill()
-            raise
+
+        try:
+            drive_in_threads(run, [w.run_trial for w in workers], on_interrupt=kill_all)
         finally:
             for w in workers:
                 w.close()
-        if failures:
-            run.abort(f"optimization stopped by {type(failures[0]).__name__}: {failures[0]}")
-            raise failures[0]
 
 
 class _Worker:
     """One worker process and its pipe, restarted after a crash or a time-out."""
 
-    def __init__(self, ctx: Any, run: OptimizeRun) -> None:
+    def __init__(self, ctx: Any, run: OptimizeRun, limit: float | None) -> None:
         self._ctx = ctx
         self._run = run
+        self._limit = limit
         self._proc: Any = None
         self._conn: Connection | None = None
 
@@ -167,7 +149,9 @@ class _Worker:
         child.close()
         self._proc, self._conn = proc, parent
 
-    def run_trial(self, spec: TrialSpec, limit: float | None) -> TrialOutcome:
+    def run_trial(self, spec: TrialSpec) -> TrialOutcome:
+        """Evaluate ``spec`` in the worker process, answering its channel calls."""
+        limit = self._limit
         if self._proc is None or not self._proc.is_alive():
             self._start()
         conn = self._conn
