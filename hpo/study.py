@@ -28,7 +28,15 @@ from hpo.objective import Objective, as_objective, outcome_from_result
 from hpo.searchers import Searcher, make_searcher
 from hpo.space import Param, Space, SpaceError, as_space
 from hpo.storage import Storage, StudyRecord, get_storage
-from hpo.trial import FrozenTrial, Trial, TrialChannel, TrialSpec, TrialState, check_value
+from hpo.trial import (
+    FrozenTrial,
+    Trial,
+    TrialChannel,
+    TrialSpec,
+    TrialState,
+    best_trial,
+    check_value,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -451,11 +459,10 @@ class Study:
     @property
     def best_trial(self) -> FrozenTrial:
         """The COMPLETE trial with the best value (ties: the earliest)."""
-        complete = [t for t in self.get_trials([TrialState.COMPLETE]) if t.value is not None]
-        if not complete:
+        best = best_trial(self.get_trials([TrialState.COMPLETE]), self.direction)
+        if best is None:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
-        sign = 1.0 if self.direction == "minimize" else -1.0
-        return min(complete, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+        return best
 
     @property
     def best_params(self) -> dict[str, Any]:

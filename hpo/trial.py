@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -72,6 +73,18 @@ class FrozenTrial:
     def evolve(self, **changes: Any) -> FrozenTrial:
         """A copy with some fields changed (the original is untouched)."""
         return replace(self, **changes)
+
+
+def best_trial(trials: Iterable[FrozenTrial], direction: str) -> FrozenTrial | None:
+    """The COMPLETE trial with the best value (ties: the earliest), or ``None``."""
+    sign = 1.0 if direction == "minimize" else -1.0
+    best: FrozenTrial | None = None
+    for t in trials:
+        if t.state is not TrialState.COMPLETE or t.value is None:
+            continue
+        if best is None or (sign * t.value, t.number) < (sign * best.value, best.number):  # type: ignore[operator]
+            best = t
+    return best
 
 
 def check_value(value: Any, what: str = "objective value") -> float:
