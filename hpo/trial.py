@@ -119,6 +119,30 @@ class TrialChannel(ABC):
     def set_user_attr(self, number: int, key: str, value: Any) -> None:
         """Attach a JSON-serializable attribute to the trial."""
 
+    # Checkpoints default to the local artifact store; a channel whose runner keeps
+    # checkpoints elsewhere (Ray Tune, a remote store) overrides these three.
+    def checkpoint_dir(self, spec: TrialSpec) -> Path:
+        """A directory the trial may write files into (created on demand)."""
+        from hpo.artifacts import LocalArtifactStore
+
+        return LocalArtifactStore(spec.checkpoint_root).trial_dir(spec.study_name, spec.number)
+
+    def save_checkpoint(self, spec: TrialSpec, obj: Any) -> None:
+        """Keep ``obj`` as the trial's latest checkpoint."""
+        from hpo.artifacts import LocalArtifactStore
+
+        LocalArtifactStore(spec.checkpoint_root).save(spec.study_name, spec.number, obj)
+
+    def load_checkpoint(self, spec: TrialSpec) -> Any:
+        """The trial's latest checkpoint, else its parent's, else ``None``."""
+        from hpo.artifacts import LocalArtifactStore
+
+        store = LocalArtifactStore(spec.checkpoint_root)
+        for number in (spec.number, spec.parent):
+            if number is not None and store.exists(spec.study_name, number):
+                return store.load(spec.study_name, number)
+        return None
+
 
 @dataclass(frozen=True)
 class TrialSpec:
@@ -222,24 +246,12 @@ class Trial:
     @property
     def checkpoint_dir(self) -> Path:
         """A directory this trial may write files into; created on first access."""
-        from hpo.artifacts import LocalArtifactStore
-
-        return LocalArtifactStore(self._spec.checkpoint_root).trial_dir(
-            self.study_name, self.number
-        )
+        return self._channel.checkpoint_dir(self._spec)
 
     def save_checkpoint(self, obj: Any) -> None:
         """Pickle ``obj`` as this trial's latest checkpoint (trusted storage only)."""
-        from hpo.artifacts import LocalArtifactStore
-
-        LocalArtifactStore(self._spec.checkpoint_root).save(self.study_name, self.number, obj)
+        self._channel.save_checkpoint(self._spec, obj)
 
     def load_checkpoint(self) -> Any:
         """This trial's latest checkpoint, else its parent's, else ``None``."""
-        from hpo.artifacts import LocalArtifactStore
-
-        store = LocalArtifactStore(self._spec.checkpoint_root)
-        for number in (self.number, self.parent):
-            if number is not None and store.exists(self.study_name, number):
-                return store.load(self.study_name, number)
-        return None
+        return self._channel.load_checkpoint(self._spec)

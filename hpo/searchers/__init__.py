@@ -102,12 +102,31 @@ def make_searcher(
     return cls(space, direction=direction, seed=seed, **kwargs)
 
 
+#: searchers backed by other libraries, imported on first use (``pip install 'hpo[adapters]'``)
+ADAPTER_SEARCHERS: dict[str, str] = {
+    "optuna:tpe": "hpo.adapters.optuna:OptunaTPE",
+    "optuna:gp": "hpo.adapters.optuna:OptunaGP",
+    "optuna:cmaes": "hpo.adapters.optuna:OptunaCMAES",
+    "optuna:qmc": "hpo.adapters.optuna:OptunaQMC",
+    "optuna:random": "hpo.adapters.optuna:OptunaRandom",
+    "hyperopt:tpe": "hpo.adapters.hyperopt:HyperoptTPE",
+    "hyperopt:anneal": "hpo.adapters.hyperopt:HyperoptAnneal",
+    "hyperopt:rand": "hpo.adapters.hyperopt:HyperoptRandom",
+    "skopt:gp": "hpo.adapters.skopt:SkoptGP",
+    "skopt:rf": "hpo.adapters.skopt:SkoptRF",
+    "skopt:et": "hpo.adapters.skopt:SkoptET",
+    "skopt:gbrt": "hpo.adapters.skopt:SkoptGBRT",
+}
+
+
 def _register_builtins() -> None:
     from hpo.searchers.grid import GridSearcher
     from hpo.searchers.random import RandomSearcher
 
     register("random")(RandomSearcher)
     register("grid")(GridSearcher)
+    for name, target in ADAPTER_SEARCHERS.items():
+        register_lazy(name, target)
 
 
 _register_builtins()
