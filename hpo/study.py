@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hpo.exceptions import DuplicateStudyError
 from hpo.executors.base import Callback, Executor, OptimizeRun
 from hpo.objective import Objective, as_objective, outcome_from_result
-from hpo.searchers import Searcher, make_searcher
+from hpo.searchers import DEFAULT_SEARCHER, Searcher, make_searcher
 from hpo.space import Param, Space, SpaceError, as_space
 from hpo.storage import Storage, StudyRecord, get_storage
 from hpo.trial import (
@@ -499,7 +499,7 @@ def create_study(
     *,
     space: Space | Mapping[str, Param] | None = None,
     direction: str | None = None,
-    searcher: str = "random",
+    searcher: str | None = None,
     searcher_kwargs: Mapping[str, Any] | None = None,
     name: str | None = None,
     storage: Storage | str | None = None,
@@ -513,7 +513,8 @@ def create_study(
     """Create a study (or load it, with ``load_if_exists=True``).
 
     The space, direction and metric come from a decorated objective or from these keywords;
-    giving both with different values is an error. ``direction`` defaults to minimize;
+    giving both with different values is an error. ``searcher`` defaults to
+    :data:`hpo.searchers.DEFAULT_SEARCHER`; ``direction`` defaults to minimize;
     ``storage=None`` keeps everything in memory, a URL (``sqlite:///hpo.db``,
     ``postgresql+psycopg://...``) stores it in SQL. No space at all makes a define-by-run
     study (``trial.suggest_*`` in the objective).
@@ -551,6 +552,8 @@ def create_study(
             f"the objective says metric={obj_metric!r} but create_study got metric={metric!r}"
         )
     metric_ = metric or obj_metric
+    if searcher is None:
+        searcher = DEFAULT_SEARCHER
     if not isinstance(searcher, str):
         raise TypeError(
             f"searcher must be a registered name such as 'random' or 'grid', got {searcher!r}"

@@ -86,3 +86,18 @@ def storage_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray instance (2 CPUs, no dashboard) shared by every Ray test of the
+    session; skipped, with the reason, where Ray is not installed."""
+    try:
+        import ray
+    except ImportError as exc:
+        pytest.skip(f"ray is not importable ({exc}); install it with pip install 'hpo[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

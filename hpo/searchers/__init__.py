@@ -20,6 +20,7 @@ from hpo.searchers.base import Decision, Searcher, Suggestion
 from hpo.space import Space
 
 __all__ = [
+    "DEFAULT_SEARCHER",
     "Decision",
     "Searcher",
     "Suggestion",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Searcher] | str] = {}
+
+#: the searcher ``create_study`` and ``HPOSearchCV`` use when none is named
+DEFAULT_SEARCHER = "random"
 S = TypeVar("S", bound=type[Searcher])
 
 
