@@ -25,7 +25,6 @@ The worker never touches the study's storage.
 
 from __future__ import annotations
 
-import json
 import pickle
 import shutil
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 
 from hpo.objective import Objective, TrialOutcome, evaluate
 from hpo.space import Param, Space
-from hpo.trial import Trial, TrialChannel, TrialSpec, TrialState
+from hpo.trial import Trial, TrialChannel, TrialSpec, TrialState, check_user_attr
 
 #: config key holding the hpo trial number of a Tune trial (set on the driver)
 TRIAL_KEY = "__hpo_trial__"
@@ -104,12 +103,7 @@ class TuneChannel(TrialChannel):
 
     def set_user_attr(self, number: int, key: str, value: Any) -> None:
         """Sent with the next report; the driver stores it."""
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"user attribute {key!r} must be JSON-serializable without NaN or infinity: {exc}"
-            ) from None
+        check_user_attr(key, value)
         self._attrs[str(key)] = value
 
     # --- reports ----------------------------------------------------------------------

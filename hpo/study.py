@@ -35,6 +35,7 @@ from hpo.trial import (
     TrialSpec,
     TrialState,
     best_trial,
+    check_user_attr,
     check_value,
 )
 
@@ -351,12 +352,7 @@ class Study:
             return searcher.on_report(trial, step, value).value == "STOP"
 
     def _set_user_attr(self, number: int, key: str, value: Any) -> None:
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"user attribute {key!r} must be JSON-serializable without NaN or infinity: {exc}"
-            ) from None
+        check_user_attr(key, value)
         self.storage.set_trial_user_attr(self.study_id, number, key, value)
 
     # --- optimize ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ Ray actor or HTTP. The objective never sees which.
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -85,6 +86,17 @@ def best_trial(trials: Iterable[FrozenTrial], direction: str) -> FrozenTrial | N
         if best is None or (sign * t.value, t.number) < (sign * best.value, best.number):  # type: ignore[operator]
             best = t
     return best
+
+
+def check_user_attr(key: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is JSON without NaN or infinity (what every
+    storage, PostgreSQL's JSON included, can keep)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"user attribute {key!r} must be JSON-serializable without NaN or infinity: {exc}"
+        ) from None
 
 
 def check_value(value: Any, what: str = "objective value") -> float:
