@@ -129,6 +129,9 @@ def _register_builtins() -> None:
 
     register("random")(RandomSearcher)
     register("grid")(GridSearcher)
+    register_lazy("gp", "hpo.searchers.gp:GPSearcher")
+    register_lazy("tpe", "hpo.searchers.tpe:TPESearcher")
+    register_lazy("genetic", "hpo.searchers.genetic:GeneticSearcher")
     for name, target in ADAPTER_SEARCHERS.items():
         register_lazy(name, target)
 

@@ -28,6 +28,9 @@ SEARCHERS: list[tuple[str, dict[str, object]]] = [
     ("grid", {}),
     ("random", {}),
     ("random", {"sobol": True}),
+    ("gp", {}),
+    ("tpe", {}),
+    ("genetic", {}),
 ]
 
 _GRID_TOO_SMALL = (

@@ -1,0 +1,220 @@
+"""Numerical machinery of the ``gp`` searcher: a Matérn-5/2 ARD Gaussian process in the
+unit cube, its marginal-likelihood fit, its posterior and the acquisition functions.
+
+Everything works on standardized outputs (zero mean, unit variance; the caller
+standardizes). Hyperparameters ``theta`` are kept in log space::
+
+    theta = [log l_1, ..., log l_d, log signal_variance, log noise_variance]
+
+>>> X = np.random.default_rng(0).random((8, 2)); y = np.sin(6 * X[:, 0])
+>>> theta = fit_hyperparameters(X, (y - y.mean()) / y.std(), [default_theta(2)])
+>>> mean, std = Posterior(theta, X, (y - y.mean()) / y.std()).predict(X[:2])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import linalg, optimize, special
+
+SQRT5 = math.sqrt(5.0)
+_LOG_2PI = math.log(2.0 * math.pi)
+_LOG_SQRT_2PI = 0.5 * _LOG_2PI
+_INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(float).eps)
+
+#: bounds of the hyperparameters (natural units); the noise floor doubles as jitter
+LENGTHSCALE_BOUNDS = (0.01, 30.0)
+SIGNAL_BOUNDS = (0.05, 20.0)
+NOISE_BOUNDS = (1e-6, 1.0)
+#: log-normal priors (mean and sd of the log): weak, they only keep the fit stable
+_SIGNAL_PRIOR = (0.0, 1.0)
+_NOISE_PRIOR = (math.log(1e-3), 3.0)
+_LENGTHSCALE_PRIOR_SD = 1.5
+
+
+def _lengthscale_prior_mean(d: int) -> float:
+    """Typical distances in ``[0, 1]^d`` grow like ``sqrt(d)``; so does the prior's
+    centre (0.6 in one dimension)."""
+    return math.log(0.6) + 0.5 * math.log(max(d, 1))
+
+
+def default_theta(d: int) -> np.ndarray:
+    """The prior's centre: a start for the fit."""
+    return np.array([_lengthscale_prior_mean(d)] * d + [0.0, math.log(1e-3)])
+
+
+def theta_bounds(d: int) -> list[tuple[float, float]]:
+    def log(b: tuple[float, float]) -> tuple[float, float]:
+        return math.log(b[0]), math.log(b[1])
+
+    return [log(LENGTHSCALE_BOUNDS)] * d + [log(SIGNAL_BOUNDS), log(NOISE_BOUNDS)]
+
+
+def sample_theta(d: int, rng: np.random.Generator) -> np.ndarray:
+    """A random start drawn from the prior, clipped to the bounds."""
+    mean = default_theta(d)
+    sd = np.array([_LENGTHSCALE_PRIOR_SD] * d + [_SIGNAL_PRIOR[1], 1.0])
+    bounds = np.array(theta_bounds(d))
+    return np.clip(mean + sd * rng.standard_normal(d + 2), bounds[:, 0], bounds[:, 1])
+
+
+def matern52(
+    x1: np.ndarray, x2: np.ndarray, lengthscales: np.ndarray, variance: float
+) -> np.ndarray:
+    """The Matérn-5/2 kernel matrix ``k(x1_i, x2_j)`` with per-dimension length scales."""
+    diff = (x1[:, None, :] - x2[None, :, :]) / lengthscales
+    r = np.sqrt(np.sum(diff * diff, axis=-1))
+    return variance * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * np.exp(-SQRT5 * r)
+
+
+def cholesky(k: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of ``k``, adding escalating jitter (1e-9 ... 1e-3 of the mean
+    diagonal) when ``k`` is numerically singular."""
+    scale = float(np.mean(np.diag(k))) if k.size else 1.0
+    jitter = 0.0
+    for _ in range(8):
+        try:
+            return linalg.cholesky(k + jitter * np.eye(len(k)), lower=True, check_finite=False)
+        except linalg.LinAlgError:
+            jitter = scale * (1e-9 if jitter == 0.0 else jitter / scale * 10.0)
+    raise linalg.LinAlgError("kernel matrix is not positive definite even with jitter 1e-3")
+
+
+def _prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
+    mean = np.array([_lengthscale_prior_mean(d)] * d + [_SIGNAL_PRIOR[0], _NOISE_PRIOR[0]])
+    sd = np.array([_LENGTHSCALE_PRIOR_SD] * d + [_SIGNAL_PRIOR[1], _NOISE_PRIOR[1]])
+    z = (theta - mean) / sd
+    return float(-0.5 * np.sum(z * z)), -z / sd
+
+
+def neg_log_posterior(
+    theta: np.ndarray, sqdiff: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Negative log marginal likelihood plus log prior, and its analytic gradient.
+    ``sqdiff[i]`` holds the squared differences ``(x_j - x_k)^2`` along dimension ``i``."""
+    d, n = sqdiff.shape[0], len(y)
+    ls2 = np.exp(2.0 * theta[:d])
+    var, noise = math.exp(theta[d]), math.exp(theta[d + 1])
+    scaled = sqdiff / ls2[:, None, None]
+    r = np.sqrt(np.sum(scaled, axis=0))
+    e = np.exp(-SQRT5 * r)
+    k0 = var * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
+    try:
+        chol = linalg.cholesky(k0 + noise * np.eye(n), lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return 1e25, np.zeros_like(theta)
+    alpha = linalg.cho_solve((chol, True), y, check_finite=False)
+    lml = -0.5 * y @ alpha - np.sum(np.log(np.diag(chol))) - 0.5 * n * _LOG_2PI
+    w = np.outer(alpha, alpha) - linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
+    g = w * (var * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e)  # dK/dlog l_i = g * scaled_i
+    grad = np.empty(d + 2)
+    grad[:d] = 0.5 * np.einsum("jk,ijk->i", g, scaled)
+    grad[d] = 0.5 * np.sum(w * k0)
+    grad[d + 1] = 0.5 * np.trace(w) * noise
+    lp, dlp = _prior(theta, d)
+    return -(lml + lp), -(grad + dlp)
+
+
+def fit_hyperparameters(
+    x: np.ndarray, y: np.ndarray, starts: list[np.ndarray], *, maxiter: int = 100
+) -> np.ndarray:
+    """Maximize the log marginal likelihood (plus the weak priors) by L-BFGS-B in log
+    space from each of ``starts``; the best ``theta`` found."""
+    d = x.shape[1]
+    sqdiff = np.transpose((x[:, None, :] - x[None, :, :]) ** 2, (2, 0, 1))
+    bounds = theta_bounds(d)
+    best, best_f = np.asarray(starts[0], dtype=float), math.inf
+    for start in starts:
+        start = np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds])
+        res = optimize.minimize(
+            neg_log_posterior,
+            start,
+            args=(sqdiff, y),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": maxiter},
+        )
+        if np.isfinite(res.fun) and res.fun < best_f:
+            best, best_f = np.asarray(res.x, dtype=float), float(res.fun)
+    return best
+
+
+class Posterior:
+    """The GP conditioned on ``(x, y)`` with fixed hyperparameters ``theta``."""
+
+    def __init__(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        d = x.shape[1]
+        self.x, self.lengthscales = x, np.exp(theta[:d])
+        self.variance, self.noise = math.exp(theta[d]), math.exp(theta[d + 1])
+        k = matern52(x, x, self.lengthscales, self.variance) + self.noise * np.eye(len(x))
+        self.chol = cholesky(k)
+        self.alpha = linalg.cho_solve((self.chol, True), y, check_finite=False)
+
+    def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the latent function at ``xs``."""
+        ks = matern52(xs, self.x, self.lengthscales, self.variance)
+        v = linalg.solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
+        var = np.maximum(self.variance - np.sum(v * v, axis=0), 1e-12)
+        return ks @ self.alpha, np.sqrt(var)
+
+    def predict_with_grad(
+        self, xs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, std and their gradients with respect to ``xs`` (shape ``(m, d)``)."""
+        diff = xs[:, None, :] - self.x[None, :, :]
+        scaled = diff / self.lengthscales**2
+        r = np.sqrt(np.sum(diff * scaled, axis=-1))
+        e = np.exp(-SQRT5 * r)
+        ks = self.variance * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
+        dks = -(self.variance * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e)[:, :, None] * scaled
+        kinv_ks = linalg.cho_solve((self.chol, True), ks.T, check_finite=False)  # (n, m)
+        var = np.maximum(self.variance - np.sum(ks.T * kinv_ks, axis=0), 1e-12)
+        std = np.sqrt(var)
+        dmean = np.einsum("mnd,n->md", dks, self.alpha)
+        dvar = -2.0 * np.einsum("mnd,nm->md", dks, kinv_ks)
+        return ks @ self.alpha, std, dmean, dvar / (2.0 * std[:, None])
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """``log(z * Phi(z) + phi(z))``, accurate for every ``z`` (EI = sigma * h(z)): direct
+    above -1, through ``erfcx`` below, and its asymptote ``phi(z) / z^2`` far below."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    hi = z > -1.0
+    mid = ~hi & (z > -_INV_SQRT_EPS)
+    lo = ~hi & ~mid
+    zh, zm, zl = z[hi], z[mid], z[lo]
+    out[hi] = np.log(zh * special.ndtr(zh) + np.exp(-0.5 * zh * zh - _LOG_SQRT_2PI))
+    out[mid] = (
+        -0.5 * zm * zm
+        - _LOG_SQRT_2PI
+        + np.log1p(zm * math.sqrt(math.pi / 2.0) * special.erfcx(-zm / math.sqrt(2.0)))
+    )
+    out[lo] = -0.5 * zl * zl - _LOG_SQRT_2PI - 2.0 * np.log(-zl)
+    return out
+
+
+def acquisition(
+    kind: str, mean: np.ndarray, std: np.ndarray, best: float, *, xi: float, beta: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The acquisition (to maximize, for minimization of the standardized loss) and its
+    partial derivatives with respect to ``mean`` and ``std``.
+
+    ``ei`` is ``log EI``, ``pi`` is ``log PI`` (both in log space, so they stay finite
+    and informative far from the incumbent) and ``ucb`` is ``-mean + sqrt(beta) * std``.
+    """
+    if kind == "ucb":
+        root = math.sqrt(beta)
+        return -mean + root * std, -np.ones_like(mean), np.full_like(std, root)
+    z = (best - xi - mean) / std
+    if kind == "ei":
+        lh = log_h(z)
+        dz = np.exp(special.log_ndtr(z) - lh)
+        return np.log(std) + lh, -dz / std, 1.0 / std - dz * z / std
+    if kind == "pi":
+        lp = special.log_ndtr(z)
+        dz = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - lp)
+        return lp, -dz / std, -dz * z / std
+    raise ValueError(f"unknown acquisition {kind!r}; expected 'ei', 'pi' or 'ucb'")

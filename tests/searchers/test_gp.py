@@ -1,0 +1,243 @@
+"""The ``gp`` searcher: conformance, the numerics of its model, and that it optimizes.
+
+Optimization checks are seeded and compare against random search with the same budget
+in the same test, so they prove they can fail.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+import hpo
+from hpo.benchmarks import get_problem
+from hpo.searchers import _gp_model as gpm
+from hpo.searchers import make_searcher
+from hpo.searchers.gp import GPSearcher
+from hpo.space import Categorical, Float, Int, Space
+from hpo.testing.searcher_conformance import (
+    SearcherConformance,
+    SearcherSpec,
+    conditional_space,
+    continuous_space,
+    finished_trial,
+    mixed_space,
+)
+from hpo.trial import TrialState
+
+SPECS = [SearcherSpec("gp"), SearcherSpec("gp", {"acquisition": "ucb"})]
+
+
+@pytest.fixture(params=SPECS, ids=str)
+def searcher_spec(request: pytest.FixtureRequest) -> SearcherSpec:
+    return request.param
+
+
+class TestGPConformance(SearcherConformance):
+    """The shipped suite, for EI (default) and UCB."""
+
+
+# --- options -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"acquisition": "lcb"}, r"`acquisition` must be one of \['ei', 'pi', 'ucb'\], got 'lcb'"),
+        ({"n_initial": 0}, r"`n_initial` must be an int >= 1 or None, got 0"),
+        ({"n_initial": 2.5}, r"`n_initial` .* got 2.5"),
+        ({"beta": -1.0}, r"`beta` must be a finite number > 0, got -1.0"),
+        ({"beta": math.inf}, r"`beta` .* got inf"),
+        ({"xi": -0.1}, r"`xi` must be a finite number >= 0, got -0.1"),
+        ({"xi": "0.1"}, r"`xi` .* got '0.1'"),
+    ],
+)
+def test_invalid_options_are_clear_errors(options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_searcher("gp", continuous_space(), **options)
+
+
+def test_default_initial_design_size() -> None:
+    assert GPSearcher(Space({"x": Float(0, 1)})).n_initial == 4
+    assert GPSearcher(continuous_space()).n_initial == 8
+    assert GPSearcher(mixed_space()).n_initial == 10
+    assert GPSearcher(continuous_space(), n_initial=3).n_initial == 3
+
+
+# --- the model ---------------------------------------------------------------------------
+def test_kernel_symmetric_psd() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 3))
+    k = gpm.matern52(x, x, np.array([0.1, 0.5, 3.0]), 1.7)
+    assert np.allclose(k, k.T)
+    assert np.allclose(np.diag(k), 1.7)
+    assert np.linalg.eigvalsh(k).min() > -1e-10
+    # duplicated points make it singular: the escalating jitter still factorizes it
+    dup = np.vstack([x, x[:5]])
+    chol = gpm.cholesky(gpm.matern52(dup, dup, np.array([0.3] * 3), 1.0))
+    assert np.all(np.isfinite(chol))
+
+
+def _branin_unit(u: np.ndarray) -> np.ndarray:
+    from hpo.benchmarks.synthetic import branin
+
+    return np.array([branin(-5 + 15 * a, 15 * b) for a, b in u])
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ys = (y - y.mean()) / y.std()
+    d = x.shape[1]
+    theta = gpm.fit_hyperparameters(x, ys, [gpm.default_theta(d)])
+    return theta, ys
+
+
+def test_fitted_gp_interpolates_noiseless_data() -> None:
+    x = np.random.default_rng(1).random((25, 2))
+    theta, ys = _fit(x, _branin_unit(x))
+    assert math.exp(theta[-1]) < 1e-3  # the noise fit goes to (near) its floor
+    mean, std = gpm.Posterior(theta, x, ys).predict(x)
+    assert np.max(np.abs(mean - ys)) < 0.02
+    assert np.all(std < 0.05)
+    far_mean, far_std = gpm.Posterior(theta, x, ys).predict(np.array([[0.5, 0.5]]) + 0.01)
+    assert np.isfinite(far_mean).all() and np.isfinite(far_std).all()
+
+
+def test_lengthscale_fit_finds_irrelevant_dimension() -> None:
+    x = np.random.default_rng(2).random((30, 3))
+    y = np.sin(6 * x[:, 0]) + 0.5 * np.cos(4 * x[:, 1])  # x[:, 2] is irrelevant
+    theta, _ = _fit(x, y)
+    ls = np.exp(theta[:3])
+    assert ls[2] > 5 * max(ls[0], ls[1]), ls
+    assert ls[2] > 2.0, ls
+
+
+def test_prediction_gradients_match_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.random((15, 3))
+    y = np.sin(5 * x[:, 0]) + x[:, 1] ** 2
+    theta, ys = _fit(x, y)
+    post = gpm.Posterior(theta, x, ys)
+    xs = rng.random((4, 3))
+    mean, std, dmean, dstd = post.predict_with_grad(xs)
+    m2, s2 = post.predict(xs)
+    assert np.allclose(mean, m2) and np.allclose(std, s2)
+    h = 1e-6
+    for i in range(3):
+        step = np.zeros(3)
+        step[i] = h
+        mp, sp = post.predict(xs + step)
+        mm, sm = post.predict(xs - step)
+        assert np.allclose(dmean[:, i], (mp - mm) / (2 * h), rtol=1e-4, atol=1e-6)
+        assert np.allclose(dstd[:, i], (sp - sm) / (2 * h), rtol=1e-4, atol=1e-6)
+    for kind in ("ei", "pi", "ucb"):
+        a, da_dm, da_ds = gpm.acquisition(kind, mean, std, -0.5, xi=0.01, beta=2.0)
+        ap = gpm.acquisition(kind, mean + h, std, -0.5, xi=0.01, beta=2.0)[0]
+        assert np.allclose(da_dm, (ap - a) / h, rtol=1e-3, atol=1e-5)
+        ap = gpm.acquisition(kind, mean, std + h, -0.5, xi=0.01, beta=2.0)[0]
+        assert np.allclose(da_ds, (ap - a) / h, rtol=1e-3, atol=1e-5)
+
+
+def test_log_ei_stable_where_ei_underflows() -> None:
+    z = np.concatenate([-np.logspace(10, -3, 400), np.linspace(0, 10, 50)])
+    z.sort()
+    lh = gpm.log_h(z)
+    assert np.all(np.isfinite(lh))
+    assert np.all(np.diff(lh) > 0), "log h(z) must increase with z"
+    naive = z * special.ndtr(z) + np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    assert np.any(naive[z < -40] == 0.0), "the naive EI should underflow there"
+    ok = naive > 1e-250
+    assert np.allclose(lh[ok], np.log(naive[ok]), rtol=1e-8, atol=1e-10)
+    # the acquisition itself: finite, and it still ranks points far from the incumbent
+    mean, std = np.array([50.0, 60.0]), np.array([1.0, 1.0])
+    ei = gpm.acquisition("ei", mean, std, 0.0, xi=0.0, beta=2.0)[0]
+    assert np.all(np.isfinite(ei)) and ei[0] > ei[1]
+
+
+# --- behaviour ------------------------------------------------------------------------------
+def test_batch_asks_are_distinct_and_spread() -> None:
+    space = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+    searcher = make_searcher("gp", space, seed=0)
+    rng = np.random.default_rng(0)
+    for number in range(12):
+        config = space.sample(rng)
+        searcher.tell(finished_trial(number, config, (config["x"] - 0.3) ** 2 + config["y"]))
+    batch = np.array([[s.config["x"], s.config["y"]] for s in searcher.ask(6)])
+    gaps = np.linalg.norm(batch[:, None] - batch[None], axis=-1)[np.triu_indices(6, 1)]
+    assert gaps.min() > 1e-3, batch
+
+
+def test_failed_region_is_avoided() -> None:
+    """Failed trials are imputed with the worst loss: once the initial design has hit
+    x > 0.5 (where every trial fails), at most a third of the model's proposals go there
+    (random search: a half), although the loss falls towards it."""
+    space = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+    searcher = make_searcher("gp", space, seed=1)
+    proposals = []
+    for number in range(30):
+        config = searcher.ask(1)[0].config
+        if config["x"] > 0.5:
+            trial = finished_trial(number, config, None, TrialState.FAILED)
+        else:
+            trial = finished_trial(number, config, -config["x"] + (config["y"] - 0.5) ** 2)
+        searcher.tell(trial)
+        proposals.append(config["x"])
+    assert sum(x > 0.5 for x in proposals[6:]) <= 8, proposals
+
+
+def test_state_keeps_pending_and_hyperparameters() -> None:
+    space = conditional_space()
+    searcher = make_searcher("gp", space, seed=3)
+    rng = np.random.default_rng(3)
+    for number in range(12):
+        config = space.sample(rng)
+        searcher.tell(finished_trial(number, config, float(rng.random())))
+    searcher.ask(2)
+    state = searcher.state_dict()
+    assert len(state["pending"]) == 2 and len(state["theta"]) == space.n_dims + 2
+
+
+# --- it optimizes --------------------------------------------------------------------------------
+def _median_regret(problem_name: str, searcher: str, n_trials: int) -> float:
+    problem = get_problem(problem_name)
+    regrets = []
+    for seed in range(5):
+        study = hpo.create_study(problem.objective, searcher=searcher, seed=seed)
+        study.optimize(n_trials=n_trials, progress=False)
+        regrets.append(problem.regret(study.best_value))
+    return float(np.median(regrets))
+
+
+@pytest.mark.parametrize(
+    ("problem", "n_trials", "tolerance"), [("branin", 30, 0.1), ("hartmann6", 50, 0.5)]
+)
+def test_finds_the_optimum_region(problem: str, n_trials: int, tolerance: float) -> None:
+    """Median regret over 5 seeds (measured: branin 0.018 vs random 1.09; hartmann6 0.13
+    vs random 1.88)."""
+    assert _median_regret(problem, "gp", n_trials) < tolerance
+    assert _median_regret(problem, "random", n_trials) > tolerance, "the check cannot fail"
+
+
+def test_small_discrete_space_visits_new_points() -> None:
+    """In a 6-point space the model skips configurations already evaluated or pending."""
+    space = Space({"a": Categorical(["x", "y", "z"]), "b": Int(0, 1)})
+    searcher = make_searcher("gp", space, seed=4, n_initial=2)
+    seen = []
+    for number in range(6):
+        config = searcher.ask(1)[0].config
+        seen.append((config["a"], config["b"]))
+        searcher.tell(finished_trial(number, config, len(config["a"]) + config["b"] * 0.5))
+    assert len(set(seen)) == 6, seen
+
+
+def test_pending_cleared_when_told_and_pi_acquisition_works() -> None:
+    space = continuous_space()
+    searcher = make_searcher("gp", space, seed=5, acquisition="pi", n_initial=4)
+    rng = np.random.default_rng(5)
+    for number in range(6):
+        config = space.sample(rng)
+        searcher.tell(finished_trial(number, config, float(rng.random())))
+    asked = [s.config for s in searcher.ask(3)]
+    assert searcher.state_dict()["pending"] == asked
+    searcher.tell(finished_trial(6, asked[1], 0.5))
+    assert searcher.state_dict()["pending"] == [asked[0], asked[2]]
