@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+from hpo.compare import ComparisonResult, compare, load_comparison
 from hpo.exceptions import (
+    ComparisonNotFoundError,
+    DuplicateComparisonError,
     DuplicateStudyError,
     HPOError,
     SearcherError,
@@ -33,7 +36,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Categorical",
+    "ComparisonNotFoundError",
+    "ComparisonResult",
     "Decision",
+    "DuplicateComparisonError",
     "DuplicateStudyError",
     "Float",
     "FrozenTrial",
@@ -57,7 +63,9 @@ __all__ = [
     "UnknownSearcherError",
     "UnsupportedSpaceError",
     "available_searchers",
+    "compare",
     "create_study",
+    "load_comparison",
     "load_study",
     "objective",
     "register",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from hpo.space import SpaceError
 
 __all__ = [
+    "ComparisonNotFoundError",
+    "DuplicateComparisonError",
     "DuplicateStudyError",
     "HPOError",
     "SearchSpaceExhausted",
@@ -32,6 +34,18 @@ class StudyNotFoundError(HPOError, KeyError):
 
 class DuplicateStudyError(HPOError):
     """A study of that name already exists (pass load_if_exists=True to reuse it)."""
+
+
+class ComparisonNotFoundError(HPOError, KeyError):
+    """No comparison of that name (or id) in the storage."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "comparison not found"
+
+
+class DuplicateComparisonError(HPOError):
+    """A comparison of that name already exists (pass load_if_exists=True to resume it),
+    or it already has a study for that (label, seed)."""
 
 
 class TrialNotFoundError(HPOError, KeyError):

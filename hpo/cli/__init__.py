@@ -6,6 +6,7 @@
     hpo studies                       # one row per study: trials by state, best value
     hpo show my-study                 # definition, counts, best trial, last trials
     hpo export my-study --format csv --output trials.csv
+    hpo compare branin --searchers random,tpe --seeds 5 --n-trials 30   # or --show NAME
 
 The storage is ``--storage``, else ``$HPO_STORAGE``, else ``sqlite:///hpo.db``.
 
@@ -16,8 +17,8 @@ never crashes the command: its trials are FAILED with their traceback stored, co
 the summary, and the run goes on. Status lines and the progress bar (on terminals) go to
 stderr, results to stdout.
 
-This package builds the parser and dispatches; the subcommands live in :mod:`hpo.cli.run`
-and :mod:`hpo.cli.report`, what they share in :mod:`hpo.cli._common`.
+This package builds the parser and dispatches; the subcommands live in :mod:`hpo.cli.run`,
+:mod:`hpo.cli.report` and :mod:`hpo.cli.compare`, what they share in :mod:`hpo.cli._common`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from hpo.cli._common import (
     UsageError,
     err,
 )
+from hpo.cli.compare import add_parser as _add_compare
 from hpo.cli.report import cmd_export, cmd_show, cmd_studies
 from hpo.cli.run import cmd_run
 
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     _add_storage(export)
     export.set_defaults(handler=cmd_export)
+    _add_compare(sub)
     return parser
 
 

@@ -132,6 +132,7 @@ def _register_builtins() -> None:
     register_lazy("gp", "hpo.searchers.gp:GPSearcher")
     register_lazy("tpe", "hpo.searchers.tpe:TPESearcher")
     register_lazy("genetic", "hpo.searchers.genetic:GeneticSearcher")
+    register_lazy("portfolio", "hpo.searchers.portfolio:PortfolioSearcher")
     for name, target in ADAPTER_SEARCHERS.items():
         register_lazy(name, target)
 

@@ -6,10 +6,24 @@
 
 from __future__ import annotations
 
-from hpo.storage.base import Storage, StudyRecord, TrialBatch
+from hpo.storage.base import (
+    ComparisonMember,
+    ComparisonRecord,
+    Storage,
+    StudyRecord,
+    TrialBatch,
+)
 from hpo.storage.memory import InMemoryStorage
 
-__all__ = ["InMemoryStorage", "Storage", "StudyRecord", "TrialBatch", "get_storage"]
+__all__ = [
+    "ComparisonMember",
+    "ComparisonRecord",
+    "InMemoryStorage",
+    "Storage",
+    "StudyRecord",
+    "TrialBatch",
+    "get_storage",
+]
 
 
 def get_storage(storage: Storage | str | None) -> Storage:

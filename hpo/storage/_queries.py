@@ -17,9 +17,9 @@ from sqlalchemy import bindparam
 from sqlalchemy.engine import Row
 
 from hpo.space import Space
-from hpo.storage._schema import counters, studies, trials
+from hpo.storage._schema import comparison_studies, comparisons, counters, studies, trials
 from hpo.storage._schema import trial_intermediate_values as ivalues
-from hpo.storage.base import StudyRecord
+from hpo.storage.base import ComparisonMember, ComparisonRecord, StudyRecord
 from hpo.trial import FrozenTrial, TrialState
 
 UNFINISHED = (TrialState.WAITING.value, TrialState.RUNNING.value)
@@ -135,6 +135,23 @@ def changed_trials(incremental: bool, filtered: bool) -> tuple[sa.Select[Any], s
     return rows, values
 
 
+# --- comparisons -------------------------------------------------------------------------
+COMPARISON_ID = sa.select(comparisons.c.id).where(comparisons.c.id == bindparam("p_comparison"))
+#: members of the comparisons in ``p_comparisons``, with their study names
+COMPARISON_MEMBERS = (
+    sa.select(
+        comparison_studies.c.comparison_id,
+        comparison_studies.c.study_id,
+        studies.c.name,
+        comparison_studies.c.label,
+        comparison_studies.c.seed,
+    )
+    .join(studies, studies.c.id == comparison_studies.c.study_id)
+    .where(comparison_studies.c.comparison_id.in_(bindparam("p_comparisons", expanding=True)))
+    .order_by(comparison_studies.c.label, comparison_studies.c.seed)
+)
+
+
 # --- upserts (dialect-specific ON CONFLICT) ---------------------------------------------
 def _dialect_insert(dialect: str) -> Any:
     if dialect == "postgresql":
@@ -220,4 +237,23 @@ def study_record(row: Row[*tuple[Any, ...]]) -> StudyRecord:
         created_at=m["created_at"],
         user_attrs=m["user_attrs"] or {},
         define_by_run=bool(m["define_by_run"]),
+    )
+
+
+def comparison_record(
+    row: Row[*tuple[Any, ...]], members: list[ComparisonMember] | None = None
+) -> ComparisonRecord:
+    """A comparison row (and its members, already ordered) as a record."""
+    m = row._mapping
+    return ComparisonRecord(
+        comparison_id=m["id"],
+        name=m["name"],
+        problem=m["problem"],
+        direction=m["direction"],
+        n_trials=m["n_trials"],
+        spec=m["spec"] or {},
+        optimum=_float(m["optimum"]),
+        reference=_float(m["reference"]),
+        created_at=m["created_at"],
+        members=tuple(members or ()),
     )

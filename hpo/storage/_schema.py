@@ -13,6 +13,9 @@ Design choices:
 * ``studies.seq`` is the study's change sequence and ``trials.seq`` the sequence of a
   trial's last change; ``get_trials(since=...)`` reads through the ``(study_id, seq)`` index.
 * ``studies.n_trials`` is the next trial number, bumped in the same statement as ``seq``.
+* Comparisons are tables of their own (``comparisons``, and ``comparison_studies`` linking
+  a comparison to one study per searcher label and seed), not study attributes; deleting
+  a study or a comparison removes its links.
 * JSON (not JSONB) on PostgreSQL: it keeps key order, so parameters come back in the
   order of the space.
 """
@@ -142,4 +145,45 @@ counters = sa.Table(
     ),
     sa.Column("key", sa.String(256), primary_key=True),
     sa.Column("value", BigInt, nullable=False),
+)
+
+comparisons = sa.Table(
+    "comparisons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("problem", sa.String(256), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("n_trials", sa.Integer, nullable=False),
+    sa.Column("spec", json_type(), nullable=False),
+    sa.Column("optimum", sa.Double, nullable=True),
+    sa.Column("reference", sa.Double, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("name", name="uq_comparisons_name"),
+    sqlite_autoincrement=True,
+)
+
+comparison_studies = sa.Table(
+    "comparison_studies",
+    metadata,
+    sa.Column(
+        "comparison_id",
+        sa.Integer,
+        sa.ForeignKey(
+            "comparisons.id", ondelete="CASCADE", name="fk_comparison_studies_comparison"
+        ),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column(
+        "study_id",
+        sa.Integer,
+        sa.ForeignKey("studies.id", ondelete="CASCADE", name="fk_comparison_studies_study"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("label", sa.String(256), nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("comparison_id", "label", "seed", name="uq_comparison_studies_label_seed"),
+    sa.Index("ix_comparison_studies_study", "study_id"),
 )

@@ -25,6 +25,12 @@ Contract, checked by :mod:`hpo.testing.storage_conformance`:
   ``heartbeat()``. Reports and attributes do not beat. ``fail_stale_trials`` fails the
   RUNNING trials whose last beat is older than a cut-off, so a trial whose worker died is
   never stuck RUNNING; trials that never beat (driven by hand with ask/tell) are left alone.
+* **Comparisons** are stored groups of studies (searchers x seeds on one problem):
+  ``create_comparison`` (a unique name, else
+  :class:`~hpo.exceptions.DuplicateComparisonError`), ``add_comparison_study`` (one study
+  per ``(label, seed)``), ``get_comparison`` (with its members;
+  :class:`~hpo.exceptions.ComparisonNotFoundError` if none) and ``list_comparisons``.
+  Deleting a study removes it from its comparisons.
 """
 
 from __future__ import annotations
@@ -67,6 +73,37 @@ class StudyRecord:
     created_at: datetime | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict)
     define_by_run: bool = False
+
+
+@dataclass(frozen=True)
+class ComparisonMember:
+    """One study of a comparison: the searcher's label and the seed it ran with."""
+
+    study_id: int
+    study_name: str
+    label: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class ComparisonRecord:
+    """A comparison as stored: a named group of studies on one problem and budget.
+
+    ``spec`` is JSON: ``{"searchers": [{"label", "searcher", "kwargs"}, ...], "seeds": [...]}``
+    (what :func:`hpo.compare` needs to resume it); ``optimum`` and ``reference`` are the
+    problem's, when known; ``members`` are ordered by label, then seed.
+    """
+
+    comparison_id: int
+    name: str
+    problem: str
+    direction: str
+    n_trials: int
+    spec: dict[str, Any] = field(default_factory=dict)
+    optimum: float | None = None
+    reference: float | None = None
+    created_at: datetime | None = None
+    members: tuple[ComparisonMember, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +247,39 @@ class Storage(ABC):
                 continue
             failed.append(number)
         return failed
+
+    # --- comparisons -------------------------------------------------------------------
+    @abstractmethod
+    def create_comparison(
+        self,
+        name: str,
+        *,
+        problem: str,
+        direction: str,
+        n_trials: int,
+        spec: dict[str, Any],
+        optimum: float | None = None,
+        reference: float | None = None,
+    ) -> ComparisonRecord:
+        """Create an empty comparison; :class:`~hpo.exceptions.DuplicateComparisonError`
+        if the name exists."""
+
+    @abstractmethod
+    def add_comparison_study(
+        self, comparison_id: int, study_id: int, *, label: str, seed: int
+    ) -> None:
+        """Make a study a member of a comparison. ComparisonNotFoundError /
+        StudyNotFoundError when either is missing; DuplicateComparisonError when the
+        comparison already has a study for ``(label, seed)`` (or this study)."""
+
+    @abstractmethod
+    def get_comparison(self, name: str) -> ComparisonRecord:
+        """The comparison called ``name`` with its members;
+        :class:`~hpo.exceptions.ComparisonNotFoundError` if none."""
+
+    @abstractmethod
+    def list_comparisons(self) -> list[ComparisonRecord]:
+        """All comparisons with their members, oldest first."""
 
     # --- lifecycle ---------------------------------------------------------------------
     def enqueue_trial(self, study_id: int, params: dict[str, Any]) -> FrozenTrial:

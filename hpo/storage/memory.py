@@ -9,13 +9,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.exceptions import (
+    ComparisonNotFoundError,
+    DuplicateComparisonError,
     DuplicateStudyError,
     StudyNotFoundError,
     TrialFinishedError,
     TrialNotFoundError,
 )
 from hpo.space import Space
-from hpo.storage.base import DIRECTIONS, Storage, StudyRecord, TrialBatch, utcnow
+from hpo.storage.base import (
+    DIRECTIONS,
+    ComparisonMember,
+    ComparisonRecord,
+    Storage,
+    StudyRecord,
+    TrialBatch,
+    utcnow,
+)
 from hpo.trial import FrozenTrial, TrialState
 
 
@@ -35,6 +45,9 @@ class InMemoryStorage(Storage):
         self._studies: dict[int, _StudyData] = {}
         self._names: dict[str, int] = {}
         self._next_id = 1
+        self._comparisons: dict[str, ComparisonRecord] = {}
+        # comparison id -> {(label, seed): study id}
+        self._members: dict[int, dict[tuple[str, int], int]] = {}
 
     # --- helpers ---------------------------------------------------------------------
     def _study(self, study_id: int) -> _StudyData:
@@ -277,3 +290,75 @@ class InMemoryStorage(Storage):
             value = data.counters.get(key, 0)
             data.counters[key] = value + 1
             return value
+
+    # --- comparisons -------------------------------------------------------------------
+    def create_comparison(
+        self,
+        name: str,
+        *,
+        problem: str,
+        direction: str,
+        n_trials: int,
+        spec: dict[str, Any],
+        optimum: float | None = None,
+        reference: float | None = None,
+    ) -> ComparisonRecord:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        with self._lock:
+            if name in self._comparisons:
+                raise DuplicateComparisonError(
+                    f"a comparison named {name!r} already exists; pass load_if_exists=True "
+                    "to resume it, or choose another name"
+                )
+            record = ComparisonRecord(
+                comparison_id=len(self._comparisons) + 1,
+                name=name,
+                problem=problem,
+                direction=direction,
+                n_trials=int(n_trials),
+                spec=copy.deepcopy(spec),
+                optimum=None if optimum is None else float(optimum),
+                reference=None if reference is None else float(reference),
+                created_at=utcnow(),
+            )
+            self._comparisons[name] = record
+            self._members[record.comparison_id] = {}
+            return record
+
+    def add_comparison_study(
+        self, comparison_id: int, study_id: int, *, label: str, seed: int
+    ) -> None:
+        with self._lock:
+            members = self._members.get(comparison_id)
+            if members is None:
+                raise ComparisonNotFoundError(f"no comparison with id {comparison_id}")
+            self._study(study_id)
+            if (label, seed) in members or study_id in members.values():
+                raise DuplicateComparisonError(
+                    f"comparison {comparison_id} already has a study for searcher {label!r} "
+                    f"and seed {seed} (or study {study_id})"
+                )
+            members[(label, int(seed))] = study_id
+
+    def _with_members(self, record: ComparisonRecord) -> ComparisonRecord:
+        members = [
+            ComparisonMember(sid, self._studies[sid].record.name, label, seed)
+            for (label, seed), sid in self._members[record.comparison_id].items()
+            if sid in self._studies  # a deleted study leaves its comparisons
+        ]
+        members.sort(key=lambda m: (m.label, m.seed))
+        return ComparisonRecord(
+            **{**record.__dict__, "spec": copy.deepcopy(record.spec), "members": tuple(members)}
+        )
+
+    def get_comparison(self, name: str) -> ComparisonRecord:
+        with self._lock:
+            if name not in self._comparisons:
+                raise ComparisonNotFoundError(f"no comparison named {name!r}")
+            return self._with_members(self._comparisons[name])
+
+    def list_comparisons(self) -> list[ComparisonRecord]:
+        with self._lock:
+            records = sorted(self._comparisons.values(), key=lambda r: r.comparison_id)
+            return [self._with_members(r) for r in records]

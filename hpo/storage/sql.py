@@ -36,6 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from hpo.exceptions import (
+    ComparisonNotFoundError,
+    DuplicateComparisonError,
     DuplicateStudyError,
     StudyNotFoundError,
     TrialFinishedError,
@@ -50,8 +52,16 @@ from hpo.storage._engine import (
     make_engine,
     upgrade_to_head,
 )
-from hpo.storage._schema import studies
-from hpo.storage.base import DIRECTIONS, Storage, StudyRecord, TrialBatch, utcnow
+from hpo.storage._schema import comparison_studies, comparisons, studies
+from hpo.storage.base import (
+    DIRECTIONS,
+    ComparisonMember,
+    ComparisonRecord,
+    Storage,
+    StudyRecord,
+    TrialBatch,
+    utcnow,
+)
 from hpo.trial import FrozenTrial, TrialState
 
 __all__ = ["SQLStorage", "SchemaVersionError", "alembic_config"]
@@ -445,3 +455,91 @@ class SQLStorage(Storage):
                 return int(value.scalar_one()) - 1
         except sa.exc.IntegrityError:  # the foreign key: no such study
             raise _no_study(study_id) from None
+
+    # --- comparisons -------------------------------------------------------------------
+    def create_comparison(
+        self,
+        name: str,
+        *,
+        problem: str,
+        direction: str,
+        n_trials: int,
+        spec: dict[str, Any],
+        optimum: float | None = None,
+        reference: float | None = None,
+    ) -> ComparisonRecord:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        if not isinstance(name, str) or not 0 < len(name) <= 512:
+            raise ValueError(f"a comparison name is a string of 1 to 512 characters, got {name!r}")
+        record = ComparisonRecord(
+            comparison_id=0,
+            name=name,
+            problem=problem,
+            direction=direction,
+            n_trials=int(n_trials),
+            spec=q.json_copy(spec),
+            optimum=None if optimum is None else float(optimum),
+            reference=None if reference is None else float(reference),
+            created_at=utcnow(),
+        )
+        row = {k: v for k, v in record.__dict__.items() if k not in ("comparison_id", "members")}
+        try:
+            with self._write() as conn:
+                key = conn.execute(sa.insert(comparisons).values(**row)).inserted_primary_key
+        except sa.exc.IntegrityError:
+            with self._read() as conn:
+                taken = conn.execute(sa.select(comparisons.c.id).where(comparisons.c.name == name))
+                if taken.first() is None:
+                    raise
+            raise DuplicateComparisonError(
+                f"a comparison named {name!r} already exists; pass load_if_exists=True to "
+                "resume it, or choose another name"
+            ) from None
+        assert key is not None
+        return ComparisonRecord(**{**record.__dict__, "comparison_id": int(key[0])})
+
+    def add_comparison_study(
+        self, comparison_id: int, study_id: int, *, label: str, seed: int
+    ) -> None:
+        row = {"comparison_id": comparison_id, "study_id": study_id, "label": label, "seed": seed}
+        try:
+            with self._write() as conn:
+                conn.execute(sa.insert(comparison_studies).values(**row))
+        except sa.exc.IntegrityError:
+            with self._read() as conn:
+                args = {"p_comparison": comparison_id, "p_study": study_id}
+                if conn.execute(q.COMPARISON_ID, args).first() is None:
+                    raise ComparisonNotFoundError(
+                        f"no comparison with id {comparison_id}"
+                    ) from None
+                if conn.execute(q.STUDY_NAME, args).first() is None:
+                    raise _no_study(study_id) from None
+            raise DuplicateComparisonError(
+                f"comparison {comparison_id} already has a study for searcher {label!r} and "
+                f"seed {seed} (or study {study_id})"
+            ) from None
+
+    def _comparisons(self, where: sa.ColumnElement[bool] | None) -> list[ComparisonRecord]:
+        stmt = sa.select(comparisons).order_by(comparisons.c.id)
+        if where is not None:
+            stmt = stmt.where(where)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            ids = [r.id for r in rows]
+            members: dict[int, list[ComparisonMember]] = {i: [] for i in ids}
+            if ids:
+                for cid, sid, sname, label, seed in conn.execute(
+                    q.COMPARISON_MEMBERS, {"p_comparisons": ids}
+                ):
+                    members[cid].append(ComparisonMember(sid, sname, label, int(seed)))
+        return [q.comparison_record(r, members[r.id]) for r in rows]
+
+    def get_comparison(self, name: str) -> ComparisonRecord:
+        found = self._comparisons(comparisons.c.name == name)
+        if not found:
+            raise ComparisonNotFoundError(f"no comparison named {name!r}")
+        return found[0]
+
+    def list_comparisons(self) -> list[ComparisonRecord]:
+        return self._comparisons(None)

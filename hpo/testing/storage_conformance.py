@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 
 from hpo.exceptions import (
+    ComparisonNotFoundError,
+    DuplicateComparisonError,
     DuplicateStudyError,
     StudyNotFoundError,
     TrialFinishedError,
@@ -709,3 +711,119 @@ class StorageConformance:
                 assert stamp is not None and before <= stamp <= after
         created = storage.get_study_by_id(sid).created_at
         assert _aware_utc(created) and created is not None and created <= after
+
+    # --- comparisons -------------------------------------------------------------------
+    def _comparison(self, storage: Storage, name: str = "cmp") -> Any:
+        spec = {
+            "searchers": [
+                {"label": "random", "searcher": "random", "kwargs": {}},
+                {"label": "sobol", "searcher": "random", "kwargs": {"sobol": True}},
+            ],
+            "seeds": [0, 1],
+        }
+        return storage.create_comparison(
+            name,
+            problem="branin",
+            direction="minimize",
+            n_trials=15,
+            spec=spec,
+            optimum=0.397887,
+            reference=24.5,
+        )
+
+    def test_comparison_round_trip(self, storage: Storage) -> None:
+        created = self._comparison(storage)
+        assert created.members == ()
+        ids = {}
+        for label in ("sobol", "random"):
+            for seed in (1, 0):
+                study = storage.create_study(
+                    f"cmp/{label}/seed{seed}",
+                    direction="minimize",
+                    space=rich_space(),
+                    searcher="random",
+                    seed=seed,
+                )
+                storage.add_comparison_study(
+                    created.comparison_id, study.study_id, label=label, seed=seed
+                )
+                ids[(label, seed)] = study.study_id
+        got = storage.get_comparison("cmp")
+        assert got.comparison_id == created.comparison_id
+        assert (got.name, got.problem, got.direction, got.n_trials) == (
+            "cmp",
+            "branin",
+            "minimize",
+            15,
+        )
+        assert got.spec == created.spec and got.spec["searchers"][1]["kwargs"] == {"sobol": True}
+        assert (got.optimum, got.reference) == (0.397887, 24.5)
+        assert _aware_utc(got.created_at)
+        assert [(m.label, m.seed) for m in got.members] == [
+            ("random", 0),
+            ("random", 1),
+            ("sobol", 0),
+            ("sobol", 1),
+        ]
+        for m in got.members:
+            assert m.study_id == ids[(m.label, m.seed)]
+            assert m.study_name == f"cmp/{m.label}/seed{m.seed}"
+
+    def test_comparison_without_optimum(self, storage: Storage) -> None:
+        storage.create_comparison(
+            "plain", problem="p", direction="maximize", n_trials=3, spec={"seeds": [0]}
+        )
+        got = storage.get_comparison("plain")
+        assert (got.optimum, got.reference, got.direction) == (None, None, "maximize")
+
+    def test_duplicate_comparison_name_is_refused(self, storage: Storage) -> None:
+        self._comparison(storage)
+        with pytest.raises(DuplicateComparisonError, match="'cmp' already exists"):
+            self._comparison(storage)
+        assert len(storage.list_comparisons()) == 1
+
+    def test_duplicate_comparison_member_is_refused(self, storage: Storage) -> None:
+        cmp = self._comparison(storage)
+        a = storage.create_study("a", direction="minimize", space=None, searcher="random")
+        b = storage.create_study("b", direction="minimize", space=None, searcher="random")
+        storage.add_comparison_study(cmp.comparison_id, a.study_id, label="random", seed=0)
+        with pytest.raises(DuplicateComparisonError, match="'random' and seed 0"):
+            storage.add_comparison_study(cmp.comparison_id, b.study_id, label="random", seed=0)
+        assert [m.study_id for m in storage.get_comparison("cmp").members] == [a.study_id]
+
+    def test_missing_comparison(self, storage: Storage, study: StudyRecord) -> None:
+        with pytest.raises(ComparisonNotFoundError, match="no comparison named 'nope'"):
+            storage.get_comparison("nope")
+        with pytest.raises(ComparisonNotFoundError):
+            storage.add_comparison_study(424242, study.study_id, label="x", seed=0)
+        cmp = self._comparison(storage)
+        with pytest.raises(StudyNotFoundError):
+            storage.add_comparison_study(cmp.comparison_id, 424242, label="x", seed=0)
+
+    def test_list_comparisons_oldest_first_with_members(self, storage: Storage) -> None:
+        assert storage.list_comparisons() == []
+        first = self._comparison(storage, "first")
+        self._comparison(storage, "second")
+        s = storage.create_study("s", direction="minimize", space=None, searcher="random")
+        storage.add_comparison_study(first.comparison_id, s.study_id, label="random", seed=3)
+        listed = storage.list_comparisons()
+        assert [c.name for c in listed] == ["first", "second"]
+        assert [(m.study_name, m.seed) for m in listed[0].members] == [("s", 3)]
+        assert listed[1].members == ()
+
+    def test_deleting_a_study_leaves_its_comparison(self, storage: Storage) -> None:
+        cmp = self._comparison(storage)
+        for seed in (0, 1):
+            s = storage.create_study(
+                f"s{seed}", direction="minimize", space=None, searcher="random"
+            )
+            storage.add_comparison_study(cmp.comparison_id, s.study_id, label="r", seed=seed)
+        storage.delete_study("s0")
+        assert [m.study_name for m in storage.get_comparison("cmp").members] == ["s1"]
+
+    def test_comparison_seen_by_another_handle(self, storage_factory: StorageFactory) -> None:
+        writer, reader = storage_factory(), storage_factory()
+        cmp = self._comparison(writer)
+        s = writer.create_study("s", direction="minimize", space=None, searcher="random")
+        writer.add_comparison_study(cmp.comparison_id, s.study_id, label="r", seed=0)
+        assert reader.get_comparison("cmp") == writer.get_comparison("cmp")

@@ -23,7 +23,15 @@ from hpo.trial import TrialState
 from . import _workers
 
 SPAWN = mp.get_context("spawn")
-TABLES = {"studies", "trials", "trial_intermediate_values", "counters", "alembic_version"}
+TABLES = {
+    "studies",
+    "trials",
+    "trial_intermediate_values",
+    "counters",
+    "comparisons",
+    "comparison_studies",
+    "alembic_version",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -57,7 +65,7 @@ def _run(target: Callable[..., None], *args_per_process: tuple[object, ...]) -> 
 # --- migrations ------------------------------------------------------------------------------
 def test_fresh_database_is_migrated_to_head(sql_url: str) -> None:
     with SQLStorage(sql_url) as storage, storage.engine.connect() as conn:
-        assert current_revision(conn) == head_revision() == "0001"
+        assert current_revision(conn) == head_revision() == "0002"
         inspector = sa.inspect(conn)
         assert set(inspector.get_table_names()) >= TABLES
         trial_columns = {c["name"] for c in inspector.get_columns("trials")}
@@ -95,6 +103,63 @@ def test_reopening_is_idempotent_and_keeps_the_data(sql_url: str) -> None:
             assert storage.get_study("s").study_id == study_id
             versions = conn.execute(sa.text("select version_num from alembic_version")).all()
             assert [v[0] for v in versions] == [head_revision()]
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    """Run hpo's migrations on ``url`` up (or down) to ``revision``."""
+    from alembic import command
+
+    from hpo.storage._engine import make_engine
+    from hpo.storage.sql import alembic_config
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_a_0001_database_upgrades_to_0002_with_its_data(sql_url: str) -> None:
+    _migrate(sql_url, "0001")
+    assert "comparisons" not in _tables(sql_url)
+    engine = sa.create_engine(sql_url)
+    with engine.begin() as conn:  # a study written by the 0001 schema
+        conn.execute(
+            sa.text(
+                "insert into studies (name, direction, space, define_by_run, searcher, "
+                "searcher_kwargs, user_attrs, created_at, seq, n_trials) values "
+                "('old', 'minimize', '{\"params\": []}', false, 'random', '{}', '{}', "
+                "'2026-01-01 00:00:00', 0, 0)"
+            )
+        )
+    engine.dispose()
+    with SQLStorage(sql_url) as storage, storage.engine.connect() as conn:  # upgrades
+        assert current_revision(conn) == "0002"
+        study_id = storage.get_study("old").study_id
+        _fill(storage, "new")
+        storage.create_trial(study_id, params={"x": 1})
+        cmp = storage.create_comparison("c", problem="p", direction="minimize", n_trials=1, spec={})
+        storage.add_comparison_study(cmp.comparison_id, study_id, label="random", seed=0)
+        before = {
+            name: storage.get_trials(storage.get_study(name).study_id) for name in ("old", "new")
+        }
+    _migrate(sql_url, "0001", down=True)
+    assert {"comparisons", "comparison_studies"}.isdisjoint(_tables(sql_url))
+    with SQLStorage(sql_url) as storage:  # upgrades again: studies and trials intact
+        for name, batch in before.items():
+            assert storage.get_trials(storage.get_study(name).study_id) == batch
+        assert storage.list_comparisons() == []
 
 
 def test_a_newer_schema_is_refused(sql_url: str) -> None:
