@@ -11,7 +11,7 @@ comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-storage lint typecheck install clean
+.PHONY: run test bench bench-storage bench-overhead lint typecheck install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,10 +36,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: bench-storage
+bench: bench-storage bench-overhead
 
 bench-storage: $(STAMP)
 	$(BIN)/python benchmarks/storage_throughput.py
+
+bench-overhead: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
