@@ -31,7 +31,6 @@ import contextlib
 import logging
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -39,10 +38,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import RESULTS, write_section
+
 HEADING = "## Searcher overhead"
 WINDOW = 10
 GP_CHECKPOINTS = (100, 200, 300)
@@ -325,17 +324,6 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
-    """Replace the "## Searcher overhead" section of ``path``, keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problem", default="hartmann6", choices=["hartmann6", "mixed"])
@@ -383,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     section = report(runs, args.problem, command, load_start, os.getloadavg(), total)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section(HEADING, section)
         print(f"written to {RESULTS}", file=sys.stderr)
 
 

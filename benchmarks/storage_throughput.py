@@ -18,7 +18,6 @@ import argparse
 import logging
 import os
 import platform
-import re
 import sqlite3
 import statistics
 import sys
@@ -30,9 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from _results import RESULTS, write_section
+
 N_SMALL = 1_000
 N_LARGE = 10_000
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Storage throughput"
 T = TypeVar("T")
 
@@ -174,17 +174,6 @@ def report(ours: Run, optuna: Run, budget_s: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
-    """Replace the "## Storage throughput" section of ``path``, keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=N_LARGE, help=argparse.SUPPRESS)
@@ -203,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     section = report(ours, theirs, args.optuna_budget)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section(HEADING, section)
         print(f"written to {RESULTS}", file=sys.stderr)
 
 

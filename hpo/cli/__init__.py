@@ -24,7 +24,6 @@ This package builds the parser and dispatches; the subcommands live in :mod:`hpo
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -36,6 +35,8 @@ from hpo.cli._common import (
     STORAGE_ENV,
     UsageError,
     err,
+    positive_float,
+    positive_int,
 )
 from hpo.cli.compare import add_parser as _add_compare
 from hpo.cli.report import cmd_export, cmd_show, cmd_studies
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("study", metavar="STUDY", help="the study's name")
     show.add_argument(
         "--last",
-        type=_positive_int,
+        type=positive_int,
         default=10,
         metavar="N",
         help="how many of the latest trials to list (default: 10)",
@@ -135,9 +136,9 @@ def _add_run(sub: Any) -> None:
         "with --load-if-exists)",
     )
     run.add_argument("--searcher-kwargs", metavar="JSON", help="searcher options as a JSON object")
-    run.add_argument("--n-trials", type=_positive_int, metavar="N", help="trials to run")
+    run.add_argument("--n-trials", type=positive_int, metavar="N", help="trials to run")
     run.add_argument(
-        "--timeout", type=_positive_float, metavar="SEC", help="start no trial after SEC seconds"
+        "--timeout", type=positive_float, metavar="SEC", help="start no trial after SEC seconds"
     )
     run.add_argument("--name", help="the study's name (default: a generated one)")
     run.add_argument("--seed", type=int, help="the searcher's seed")
@@ -148,7 +149,7 @@ def _add_run(sub: Any) -> None:
     )
     run.add_argument(
         "--n-workers",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="K",
         help="trials run at once (default: 1)",
@@ -173,23 +174,3 @@ def _add_storage(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=f"storage URL (default: ${STORAGE_ENV}, else {DEFAULT_STORAGE})",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value

@@ -6,8 +6,10 @@ lines, JSON of parameters) that keep the commands' output consistent."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
+import math
 import os
 import sys
 from collections import Counter
@@ -150,3 +152,26 @@ def json_default(value: Any) -> Any:
     if callable(item):
         return item()
     return str(value)
+
+
+# --- argparse types ------------------------------------------------------------------
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value

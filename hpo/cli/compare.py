@@ -25,6 +25,7 @@ from hpo.cli._common import (
     open_existing_storage,
     open_storage,
     plural,
+    positive_int,
     storage_url,
 )
 from hpo.cli.report import format_table
@@ -54,12 +55,12 @@ def add_parser(sub: Any) -> None:
         help=f"comma-separated searcher names, from: {', '.join(available_searchers())}",
     )
     parser.add_argument(
-        "--seeds", type=_positive_int, default=5, metavar="K", help="seeds 0..K-1 (default: 5)"
+        "--seeds", type=positive_int, default=5, metavar="K", help="seeds 0..K-1 (default: 5)"
     )
-    parser.add_argument("--n-trials", type=_positive_int, metavar="N", help="trials per study")
+    parser.add_argument("--n-trials", type=positive_int, metavar="N", help="trials per study")
     parser.add_argument("--name", help="the comparison's name (default: from the arguments)")
     parser.add_argument(
-        "--n-workers", type=_positive_int, default=1, metavar="K", help="trials at once"
+        "--n-workers", type=positive_int, default=1, metavar="K", help="trials at once"
     )
     parser.add_argument(
         "--executor", choices=("serial", "thread", "process"), help="where trials run"
@@ -71,16 +72,6 @@ def add_parser(sub: Any) -> None:
         help="storage URL (default: $HPO_STORAGE, else sqlite:///hpo.db)",
     )
     parser.set_defaults(handler=cmd_compare)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
