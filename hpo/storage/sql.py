@@ -226,20 +226,30 @@ class SQLStorage(Storage):
             "seq": 0,
             "n_trials": 0,
         }
-        try:
-            with self._write() as conn:
-                key = conn.execute(sa.insert(studies).values(**row)).inserted_primary_key
-        except sa.exc.IntegrityError:
-            with self._read() as conn:
-                taken = conn.execute(sa.select(studies.c.id).where(studies.c.name == name))
-                if taken.first() is None:
-                    raise
-            raise DuplicateStudyError(
+        key = self._insert_named(
+            studies,
+            row,
+            DuplicateStudyError(
                 f"a study named {name!r} already exists; pass load_if_exists=True to "
                 "continue it, or choose another name"
-            ) from None
+            ),
+        )
+        return StudyRecord(**{**record.__dict__, "study_id": key})
+
+    def _insert_named(self, table: sa.Table, row: dict[str, Any], duplicate: Exception) -> int:
+        """Insert ``row`` into a table with a unique ``name``; raise ``duplicate`` when the
+        name is taken (any other integrity error propagates). Returns the new id."""
+        try:
+            with self._write() as conn:
+                key = conn.execute(sa.insert(table).values(**row)).inserted_primary_key
+        except sa.exc.IntegrityError:
+            with self._read() as conn:
+                taken = conn.execute(sa.select(table.c.id).where(table.c.name == row["name"]))
+                if taken.first() is None:
+                    raise
+            raise duplicate from None
         assert key is not None
-        return StudyRecord(**{**record.__dict__, "study_id": int(key[0])})
+        return int(key[0])
 
     def _get_study(self, where: sa.ColumnElement[bool]) -> StudyRecord | None:
         with self._read() as conn:
@@ -484,20 +494,15 @@ class SQLStorage(Storage):
             created_at=utcnow(),
         )
         row = {k: v for k, v in record.__dict__.items() if k not in ("comparison_id", "members")}
-        try:
-            with self._write() as conn:
-                key = conn.execute(sa.insert(comparisons).values(**row)).inserted_primary_key
-        except sa.exc.IntegrityError:
-            with self._read() as conn:
-                taken = conn.execute(sa.select(comparisons.c.id).where(comparisons.c.name == name))
-                if taken.first() is None:
-                    raise
-            raise DuplicateComparisonError(
+        key = self._insert_named(
+            comparisons,
+            row,
+            DuplicateComparisonError(
                 f"a comparison named {name!r} already exists; pass load_if_exists=True to "
                 "resume it, or choose another name"
-            ) from None
-        assert key is not None
-        return ComparisonRecord(**{**record.__dict__, "comparison_id": int(key[0])})
+            ),
+        )
+        return ComparisonRecord(**{**record.__dict__, "comparison_id": key})
 
     def add_comparison_study(
         self, comparison_id: int, study_id: int, *, label: str, seed: int
