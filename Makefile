@@ -11,7 +11,8 @@ comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-storage bench-overhead lint typecheck install clean
+.PHONY: run test bench bench-storage bench-overhead bench-quality bench-quality-synthetic \
+	bench-quality-sklearn bench-quality-lcbench bench-multifidelity lint typecheck install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,13 +37,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: bench-storage bench-overhead
+# Areas run one after the other (each spreads its problems over every core); the
+# quality areas together take about 80 minutes on 2 cores.
+bench: bench-storage bench-overhead bench-quality bench-multifidelity
 
 bench-storage: $(STAMP)
 	$(BIN)/python benchmarks/storage_throughput.py
 
 bench-overhead: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+
+bench-quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py
+
+bench-multifidelity: $(STAMP)
+	$(BIN)/python benchmarks/multifidelity.py
+
+bench-quality-synthetic bench-quality-sklearn bench-quality-lcbench: $(STAMP)
+	$(BIN)/python benchmarks/quality.py --area $(subst bench-quality-,,$@)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

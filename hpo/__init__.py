@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from hpo.budget import Budget
 from hpo.compare import ComparisonResult, compare, load_comparison
 from hpo.exceptions import (
     ComparisonNotFoundError,
@@ -35,6 +36,7 @@ from hpo.trial import FrozenTrial, Trial, TrialState
 __version__ = "0.1.0"
 
 __all__ = [
+    "Budget",
     "Categorical",
     "ComparisonNotFoundError",
     "ComparisonResult",

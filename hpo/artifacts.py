@@ -1,5 +1,12 @@
 """Checkpoint storage for trials, behind a small interface so remote stores can follow.
 
+A store keeps **one latest checkpoint per trial**, addressed by ``(study name, trial
+number)``: each save replaces the trial's previous checkpoint (atomically), so old ones
+never pile up; a trial without a checkpoint of its own may continue from its parent's
+(population-based training). :func:`get_artifact_store` turns the location a trial spec
+carries into a store; today that is a local directory (shared filesystems work as is),
+and a remote store (the server's, object storage) plugs in here.
+
 Checkpoints are pickled: load them only from storage you trust.
 """
 
@@ -10,6 +17,7 @@ import pickle
 import re
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,37 @@ _CHECKPOINT = "checkpoint.pkl"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-class LocalArtifactStore:
+class ArtifactStore(ABC):
+    """Where trials keep their latest checkpoint and any files they write."""
+
+    @abstractmethod
+    def trial_dir(self, study: str, number: int) -> Path:
+        """A local directory for the trial's own files (created on demand)."""
+
+    @abstractmethod
+    def exists(self, study: str, number: int) -> bool:
+        """Whether the trial has a checkpoint."""
+
+    @abstractmethod
+    def save(self, study: str, number: int, obj: Any) -> None:
+        """Keep ``obj`` as the trial's latest checkpoint, replacing the previous one."""
+
+    @abstractmethod
+    def load(self, study: str, number: int) -> Any:
+        """The trial's latest checkpoint (``FileNotFoundError`` if none)."""
+
+    @abstractmethod
+    def delete(self, study: str, number: int) -> None:
+        """Remove the trial's checkpoint and files (no error if there are none)."""
+
+
+def get_artifact_store(location: str | os.PathLike[str] | None = None) -> ArtifactStore:
+    """The store at ``location``: a directory path (default ``$HPO_ARTIFACTS`` or
+    ``./hpo-artifacts``)."""
+    return LocalArtifactStore(location)
+
+
+class LocalArtifactStore(ArtifactStore):
     """Keeps each trial's latest checkpoint under ``root/<study>/<trial number>/``.
 
     ``root`` defaults to ``$HPO_ARTIFACTS`` or ``./hpo-artifacts``. Writes are atomic

@@ -177,15 +177,25 @@ class ComparisonResult:
         curve[: best.size] = best
         return curve
 
-    def _final_losses(self, label: str, seeds: Sequence[int] | None = None) -> np.ndarray:
+    def _final_losses(
+        self, label: str, seeds: Sequence[int] | None = None, at: int | None = None
+    ) -> np.ndarray:
+        """Best loss per seed among the first ``at`` trials (default: the whole budget)."""
         runs = self._runs[label]
         order = sorted(runs) if seeds is None else list(seeds)
         finals = []
         for seed in order:
-            best = self._best_loss(runs[seed])
+            best = self._best_loss(runs[seed])[: self._budget(at)]
             finite = best[np.isfinite(best)]
             finals.append(finite[-1] if finite.size else np.nan)
         return np.array(finals, dtype=float)
+
+    def _budget(self, at: int | None) -> int:
+        if at is None:
+            return self.n_trials
+        if isinstance(at, bool) or not isinstance(at, int) or not 1 <= at <= self.n_trials:
+            raise ValueError(f"at must be a trial count in 1..{self.n_trials}, got {at!r}")
+        return at
 
     def _regret_basis(self) -> tuple[str, float, float]:
         """``(basis, optimum, reference)`` in loss space."""
@@ -211,11 +221,12 @@ class ComparisonResult:
     def regret_basis(self) -> str:
         return self._regret_basis()[0]
 
-    def normalized_regrets(self) -> dict[str, np.ndarray]:
-        """Each searcher's final normalized regret, one value per seed (sorted seeds)."""
+    def normalized_regrets(self, at: int | None = None) -> dict[str, np.ndarray]:
+        """Each searcher's normalized regret after ``at`` trials (default: the whole
+        budget), one value per seed (sorted seeds)."""
         _, optimum, reference = self._regret_basis()
         return {
-            lab: _stats.normalized_regret(self._final_losses(lab), optimum, reference)
+            lab: _stats.normalized_regret(self._final_losses(lab, at=at), optimum, reference)
             for lab in self.labels
         }
 
@@ -266,6 +277,19 @@ class ComparisonResult:
             [[self._best_loss(self._runs[lab][s]) for s in seeds] for lab in self.labels]
         )
         return dict(zip(self.labels, _stats.average_rank(losses).tolist(), strict=True))
+
+    def ranks_at(self, at: int | None = None) -> dict[str, np.ndarray]:
+        """Each searcher's rank by best-so-far after ``at`` trials (default: the whole
+        budget), one value per common seed (1 = best, ties averaged, no value = worst)."""
+        from scipy.stats import rankdata
+
+        seeds = self.seeds
+        if not seeds or not self.labels:
+            return {lab: np.array([], dtype=float) for lab in self.labels}
+        losses = np.array([self._final_losses(lab, seeds, at) for lab in self.labels])
+        losses[~np.isfinite(losses)] = np.inf
+        ranks = rankdata(losses, axis=0)
+        return {lab: ranks[i].astype(float) for i, lab in enumerate(self.labels)}
 
     def table(self) -> pd.DataFrame:
         """One row per searcher, sorted by mean normalized regret (then average rank).

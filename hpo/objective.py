@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
+from hpo.budget import Budget, as_budget
 from hpo.exceptions import TrialPruned
 from hpo.space import Param, Space, as_space
 from hpo.trial import Trial, TrialState, check_value
@@ -74,6 +75,7 @@ class Objective:
         space: Space | Mapping[str, Param] | None = None,
         direction: str | None = None,
         metric: str | None = None,
+        budget: Budget | tuple[str, float, float] | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"an objective must be callable, got {func!r}")
@@ -85,7 +87,13 @@ class Objective:
         self.space = as_space(space)
         self.direction = direction
         self.metric = metric
+        self.budget = as_budget(budget)
         self.style: Style = call_style(func, self.space is not None)
+        if self.budget is not None and self.style == "config":
+            raise ValueError(
+                f"objective {self.name!r} has a budget but takes only `config`; take "
+                "`(config, trial)` to read trial.budget and call trial.report(step, value)"
+            )
         functools.update_wrapper(self, func)
 
     @property
@@ -96,7 +104,10 @@ class Objective:
         return self.func(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"Objective({self.name}, direction={self.direction!r}, metric={self.metric!r})"
+        budget = f", budget={self.budget!r}" if self.budget is not None else ""
+        return (
+            f"Objective({self.name}, direction={self.direction!r}, metric={self.metric!r}{budget})"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A decorated module-level function is pickled by reference to the module
@@ -116,6 +127,7 @@ class Objective:
                 self.space.to_json() if self.space is not None else None,
                 self.direction,
                 self.metric,
+                self.budget.to_json() if self.budget is not None else None,
             ),
         )
 
@@ -132,6 +144,7 @@ def _rebuild(
     space: dict[str, Any] | None,
     direction: str | None,
     metric: str | None,
+    budget: dict[str, Any] | None = None,
 ) -> Objective:
     if isinstance(func, Objective):
         return func
@@ -140,6 +153,7 @@ def _rebuild(
         space=Space.from_json(space) if space is not None else None,
         direction=direction,
         metric=metric,
+        budget=Budget.from_json(budget) if budget is not None else None,
     )
 
 
@@ -151,6 +165,7 @@ def objective(
     space: Space | Mapping[str, Param] | None = None,
     direction: str | None = None,
     metric: str | None = None,
+    budget: Budget | tuple[str, float, float] | None = None,
 ) -> Callable[[Callable[..., Any]], Objective]: ...
 def objective(
     func: Callable[..., Any] | None = None,
@@ -159,14 +174,17 @@ def objective(
     space: Space | Mapping[str, Param] | None = None,
     direction: str | None = None,
     metric: str | None = None,
+    budget: Budget | tuple[str, float, float] | None = None,
 ) -> Objective | Callable[[Callable[..., Any]], Objective]:
     """Decorate a function as an objective (``direction`` defaults to minimize at study
-    creation when neither the decorator nor ``create_study`` names one)."""
+    creation when neither the decorator nor ``create_study`` names one). ``budget``
+    (:class:`hpo.Budget`) makes it multi-fidelity: it reads ``trial.budget``, reports with
+    ``trial.report(step, value)`` and returns early when ``trial.should_stop()``."""
     if func is not None:
         return Objective(func)
 
     def deco(f: Callable[..., Any]) -> Objective:
-        return Objective(f, space=space, direction=direction, metric=metric)
+        return Objective(f, space=space, direction=direction, metric=metric, budget=budget)
 
     return deco
 
@@ -182,6 +200,7 @@ def as_objective(func: Callable[..., Any] | Objective, space: Space | None) -> O
     obj.space = space if space is not None and len(space) else None
     obj.direction = None
     obj.metric = None
+    obj.budget = None
     obj.style = call_style(func, obj.space is not None)
     return obj
 

@@ -22,10 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo.budget import Budget, as_budget
 from hpo.exceptions import DuplicateStudyError
 from hpo.executors.base import Callback, Executor, OptimizeRun
 from hpo.objective import Objective, as_objective, outcome_from_result
-from hpo.searchers import DEFAULT_SEARCHER, Searcher, make_searcher
+from hpo.searchers import DEFAULT_SEARCHER, Decision, Searcher, make_searcher, searcher_class
 from hpo.space import Param, Space, SpaceError, as_space
 from hpo.storage import Storage, StudyRecord, get_storage
 from hpo.trial import (
@@ -42,11 +43,15 @@ from hpo.trial import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hpo.stoppers import Stopper
+
 ObjectiveLike = Objective | Callable[..., Any]
 
 #: seconds between heartbeats of running trials; a trial silent for the grace period
 #: (default 4 intervals) is failed by the next process that asks
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
+#: the study attribute holding the multi-fidelity settings (budget, stopper and options)
+FIDELITY_ATTR = "hpo:fidelity"
 
 
 class _StudyChannel(TrialChannel):
@@ -95,7 +100,9 @@ class Study:
         self._objective = objective
         self._lock = threading.RLock()
         self._searcher: Searcher | None = None
+        self._stopper: Stopper | None = None
         self._cursor = 0
+        self._history: dict[int, FrozenTrial] = {}
         self._told: set[int] = set()
         self._waiting: set[int] = set()
         self._saved_state: str | None = (
@@ -156,6 +163,39 @@ class Study:
         return self._objective
 
     @property
+    def budget(self) -> Budget | None:
+        """The resource each trial may spend (multi-fidelity studies), else ``None``."""
+        data = self._record.user_attrs.get(FIDELITY_ATTR, {}).get("budget")
+        return Budget.from_json(data) if data else None
+
+    @property
+    def stopper_name(self) -> str | None:
+        return self._record.user_attrs.get(FIDELITY_ATTR, {}).get("stopper")
+
+    @property
+    def stopper_kwargs(self) -> dict[str, Any]:
+        return dict(self._record.user_attrs.get(FIDELITY_ATTR, {}).get("stopper_kwargs", {}))
+
+    @property
+    def stopper(self) -> Stopper | None:
+        """The study's stopper, built on first use, or ``None`` without one."""
+        name, budget = self.stopper_name, self.budget
+        if name is None or budget is None:
+            return None
+        with self._lock:
+            if self._stopper is None:
+                from hpo.stoppers import make_stopper
+
+                self._stopper = make_stopper(
+                    name,
+                    budget,
+                    direction=self.direction,
+                    seed=self.seed,
+                    **self.stopper_kwargs,
+                )
+            return self._stopper
+
+    @property
     def searcher(self) -> Searcher:
         """The study's searcher, built on first use from its name, options and state."""
         with self._lock:
@@ -166,6 +206,7 @@ class Study:
                     None if rec.define_by_run else rec.space,
                     direction=rec.direction,
                     seed=rec.seed,
+                    budget=self.budget,
                     **rec.searcher_kwargs,
                 )
                 if rec.searcher_state:
@@ -180,6 +221,7 @@ class Study:
         searcher = self.searcher
         batch = self.storage.get_trials(self.study_id, since=self._cursor)
         for t in batch.trials:
+            self._history[t.number] = t
             if t.state is TrialState.WAITING:
                 self._waiting.add(t.number)
             else:
@@ -226,10 +268,13 @@ class Study:
             t0 = time.perf_counter()
             suggestion = self.searcher.ask(1)[0]
             elapsed = time.perf_counter() - t0
+            budget = suggestion.budget
+            if budget is None and self.budget is not None:
+                budget = self.budget.max
             trial = self.storage.create_trial(
                 self.study_id,
                 params=suggestion.config,
-                budget=suggestion.budget,
+                budget=budget,
                 parent=suggestion.parent,
                 searcher_time=elapsed,
                 heartbeat=heartbeat,
@@ -343,13 +388,25 @@ class Study:
             return value
 
     def _report(self, number: int, step: int, value: float) -> bool:
+        """Store an intermediate value; ask the stopper (or the searcher that owns
+        stopping) whether the trial goes on. Returns ``True`` to stop it."""
         self.storage.report(self.study_id, number, step, value)
         searcher = self.searcher
-        if type(searcher).on_report is Searcher.on_report:
+        owns = type(searcher).owns_stopping
+        stopper = None if owns else self.stopper
+        if stopper is None and not owns:
             return False
         with self._lock:
-            trial = self.storage.get_trial(self.study_id, number)
-            return searcher.on_report(trial, step, value).value == "STOP"
+            self._sync()  # this report and everything other workers stored since
+            trial = self._history.get(number) or self.storage.get_trial(self.study_id, number)
+            trials = dict(self._history)
+            if owns:
+                decision = searcher.on_report(trial, step, value, trials)
+            else:
+                assert stopper is not None
+                decision = stopper.on_report(trial, step, value, trials)
+            self._save_state_if_changed()
+            return Decision(decision) is Decision.STOP
 
     def _set_user_attr(self, number: int, key: str, value: Any) -> None:
         check_user_attr(key, value)
@@ -505,6 +562,9 @@ def create_study(
     artifacts: str | Path | None = None,
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
     grace_period: float | None = None,
+    budget: Budget | tuple[str, float, float] | None = None,
+    stopper: str | None = None,
+    stopper_kwargs: Mapping[str, Any] | None = None,
 ) -> Study:
     """Create a study (or load it, with ``load_if_exists=True``).
 
@@ -517,14 +577,21 @@ def create_study(
 
     Trials run by ``optimize`` beat every ``heartbeat_interval`` seconds; one silent for
     ``grace_period`` seconds (default four intervals) belongs to a process that died, and
-    the next process to ask marks it FAILED."""
+    the next process to ask marks it FAILED.
+
+    **Multi-fidelity.** ``budget`` (:class:`hpo.Budget`, or from the decorated objective)
+    is what each trial may spend; ``stopper`` (``"median"``, ``"asha"``, ``"hyperband"``,
+    with ``stopper_kwargs``) stops unpromising trials at their reports, for any searcher.
+    ``"bohb"`` and ``"pbt"`` decide on reports themselves and refuse a separate stopper."""
     obj_space = obj_direction = obj_metric = None
+    obj_budget: Budget | None = None
     if objective is not None:
         if isinstance(objective, Objective):
-            obj_space, obj_direction, obj_metric = (
+            obj_space, obj_direction, obj_metric, obj_budget = (
                 objective.space,
                 objective.direction,
                 objective.metric,
+                objective.budget,
             )
         elif not callable(objective):
             raise TypeError(f"objective must be callable, got {objective!r}")
@@ -561,8 +628,16 @@ def create_study(
         json.dumps(kwargs)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"searcher_kwargs must be JSON-serializable: {exc}") from None
+    budget_ = as_budget(budget)
+    if budget_ is not None and obj_budget is not None and budget_ != obj_budget:
+        raise ValueError(
+            f"the objective says budget={obj_budget!r} but create_study got "
+            f"budget={budget_!r}; give the budget in one place"
+        )
+    budget_ = budget_ or obj_budget
+    fidelity = _fidelity(searcher, budget_, stopper, stopper_kwargs, direction_, seed)
     # build once to validate the name, options and space support before storing anything
-    make_searcher(searcher, space_, direction=direction_, seed=seed, **kwargs)
+    make_searcher(searcher, space_, direction=direction_, seed=seed, budget=budget_, **kwargs)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     store = get_storage(storage)
@@ -576,12 +651,19 @@ def create_study(
             searcher_kwargs=kwargs,
             seed=seed,
             metric=metric_,
+            user_attrs={FIDELITY_ATTR: fidelity} if fidelity else None,
         )
     except DuplicateStudyError:
         if not load_if_exists:
             raise
         record = store.get_study(study_name)
         _check_compatible(record, space_, direction_, searcher)
+        stored = record.user_attrs.get(FIDELITY_ATTR, {})
+        if fidelity and stored != fidelity:
+            raise ValueError(
+                f"study {record.name!r} exists with budget/stopper {stored or 'none'}, not "
+                f"{fidelity}; load it with hpo.load_study or pick another name"
+            ) from None
     return Study(
         store,
         record,
@@ -590,6 +672,43 @@ def create_study(
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
     )
+
+
+def _fidelity(
+    searcher: str,
+    budget: Budget | None,
+    stopper: str | None,
+    stopper_kwargs: Mapping[str, Any] | None,
+    direction: str,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The multi-fidelity settings to store, validated (empty without a budget)."""
+    if stopper_kwargs and stopper is None:
+        raise ValueError("stopper_kwargs given without a stopper; pass stopper='asha' (or ...)")
+    if stopper is None:
+        return {"budget": budget.to_json()} if budget is not None else {}
+    if not isinstance(stopper, str):
+        raise TypeError(f"stopper must be a registered name such as 'asha', got {stopper!r}")
+    if searcher_class(searcher).owns_stopping:
+        raise ValueError(
+            f"searcher {searcher!r} decides when to stop trials itself; drop "
+            f"stopper={stopper!r} (or use a searcher such as 'tpe' or 'random' with it)"
+        )
+    if budget is None:
+        raise ValueError(
+            f"stopper {stopper!r} needs the trials' budget: pass budget=hpo.Budget('epoch', "
+            "1, 50) to create_study or to @hpo.objective, and report each step with "
+            "trial.report(step, value)"
+        )
+    kwargs = dict(stopper_kwargs or {})
+    try:
+        json.dumps(kwargs)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"stopper_kwargs must be JSON-serializable: {exc}") from None
+    from hpo.stoppers import make_stopper
+
+    make_stopper(stopper, budget, direction=direction, seed=seed, **kwargs)  # validates
+    return {"budget": budget.to_json(), "stopper": stopper, "stopper_kwargs": kwargs}
 
 
 def _check_compatible(

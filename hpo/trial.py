@@ -135,21 +135,21 @@ class TrialChannel(ABC):
     # checkpoints elsewhere (Ray Tune, a remote store) overrides these three.
     def checkpoint_dir(self, spec: TrialSpec) -> Path:
         """A directory the trial may write files into (created on demand)."""
-        from hpo.artifacts import LocalArtifactStore
+        from hpo.artifacts import get_artifact_store
 
-        return LocalArtifactStore(spec.checkpoint_root).trial_dir(spec.study_name, spec.number)
+        return get_artifact_store(spec.checkpoint_root).trial_dir(spec.study_name, spec.number)
 
     def save_checkpoint(self, spec: TrialSpec, obj: Any) -> None:
         """Keep ``obj`` as the trial's latest checkpoint."""
-        from hpo.artifacts import LocalArtifactStore
+        from hpo.artifacts import get_artifact_store
 
-        LocalArtifactStore(spec.checkpoint_root).save(spec.study_name, spec.number, obj)
+        get_artifact_store(spec.checkpoint_root).save(spec.study_name, spec.number, obj)
 
     def load_checkpoint(self, spec: TrialSpec) -> Any:
         """The trial's latest checkpoint, else its parent's, else ``None``."""
-        from hpo.artifacts import LocalArtifactStore
+        from hpo.artifacts import get_artifact_store
 
-        store = LocalArtifactStore(spec.checkpoint_root)
+        store = get_artifact_store(spec.checkpoint_root)
         for number in (spec.number, spec.parent):
             if number is not None and store.exists(spec.study_name, number):
                 return store.load(spec.study_name, number)

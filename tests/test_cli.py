@@ -101,7 +101,7 @@ def test_run_stores_exactly_n_trials_and_prints_the_best(
     best = min(trials, key=lambda t: t.value or 0.0)
     assert f"Best value: {best.value:.6g} (trial {best.number})" in out
     assert best_configuration(out) == best.params
-    assert "random, minimize" in err and "Traceback" not in err
+    assert "tpe, minimize" in err and "Traceback" not in err
 
 
 def test_run_counts_failed_trials_and_goes_on(
@@ -247,10 +247,10 @@ def test_studies_lists_counts_by_state_and_best(
     ]
     by_name = {row.split()[0]: row.split() for row in rows}
     assert set(by_name) == {"odd", "q"}
-    assert by_name["odd"][1:9] == ["maximize", "random", "6", "3", "0", "3", "0", "0"]
+    assert by_name["odd"][1:9] == ["maximize", "tpe", "6", "3", "0", "3", "0", "0"]
     best = max(t.value for t in stored(odd_study, "odd") if t.value is not None)
     assert by_name["odd"][9] == f"{best:.6g}"
-    assert by_name["q"][1:5] == ["minimize", "random", "2", "2"]
+    assert by_name["q"][1:5] == ["minimize", "tpe", "2", "2"]
 
 
 def test_studies_on_a_missing_file_creates_nothing(
@@ -268,7 +268,7 @@ def test_show_prints_definition_counts_best_and_last_trials(
     code, out, _ = hpo_cli(capsys, "show", "odd", "--last", "2", "--storage", odd_study)
     assert code == 0
     assert "Study 'odd'" in out
-    assert "direction:  maximize" in out and "searcher:   random" in out
+    assert "direction:  maximize" in out and "searcher:   tpe" in out
     assert "seed:       1" in out and "metric:     accuracy" in out
     assert "x: Float(low=0.0, high=1.0" in out
     assert "Trials: 6 (3 COMPLETE, 3 FAILED)" in out
@@ -397,7 +397,7 @@ BAD_ARGUMENTS = {
             "--searcher",
             "grid",
         ],
-        ["searcher 'random'"],
+        ["searcher 'tpe'"],
     ),
     "unknown study (show)": (["show", "nope"], ["no study named 'nope'", "odd"]),
     "unknown study (export)": (
@@ -537,7 +537,7 @@ def test_installed_console_script_lists_studies(odd_study: str, tmp_path: Path) 
         env=_env(),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[1].split()[:4] == ["odd", "maximize", "random", "6"]
+    assert result.stdout.splitlines()[1].split()[:4] == ["odd", "maximize", "tpe", "6"]
 
 
 @pytest.mark.parametrize(

@@ -153,6 +153,35 @@ def test_curves_are_monotone_best_so_far(result: ComparisonResult) -> None:
         assert c.median_by_trial[-1] == pytest.approx(np.median(finals))
 
 
+def test_regret_and_ranks_read_off_the_curves_at_any_trial_count(
+    result: ComparisonResult, url: str
+) -> None:
+    problem = get_problem("branin")
+    curves = result.curves()
+    ranks_at_5 = result.ranks_at(5)
+    for at in (1, 5, N_TRIALS):
+        regrets = result.normalized_regrets(at=at)
+        for label in SEARCHERS:
+            best = curves.searchers[label].runs_by_trial[:, at - 1]
+            expected = [problem.normalized_regret(v) for v in best]
+            np.testing.assert_allclose(regrets[label], expected)
+    # final values and default arguments agree
+    for label in SEARCHERS:
+        np.testing.assert_allclose(
+            result.normalized_regrets()[label], result.normalized_regrets(at=N_TRIALS)[label]
+        )
+        assert ranks_at_5[label].shape == (SEEDS,)
+    # ranks at 5 trials: per seed, the lower best-so-far gets rank 1 (ties 1.5)
+    for k in range(SEEDS):
+        a, b = (curves.searchers[lab].runs_by_trial[k, 4] for lab in SEARCHERS)
+        expected_first = 1.0 if a < b else 2.0 if a > b else 1.5
+        assert ranks_at_5[SEARCHERS[0]][k] == expected_first
+        assert ranks_at_5[SEARCHERS[0]][k] + ranks_at_5[SEARCHERS[1]][k] == 3.0
+    for bad in (0, N_TRIALS + 1, True, 2.5):
+        with pytest.raises(ValueError, match="at must be a trial count"):
+            result.normalized_regrets(at=bad)  # type: ignore[arg-type]
+
+
 def test_figure_has_a_median_and_a_band_per_searcher_and_panel(result: ComparisonResult) -> None:
     fig = result.figure()
     for label in SEARCHERS:

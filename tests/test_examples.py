@@ -18,8 +18,10 @@ from hpo.storage import get_storage
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # adapter examples (adapter_*.py) need optional dependencies and are run by their
-# adapter's tests in tests/adapters/
-SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("adapter_"))
+# adapter's tests in tests/adapters/; the multi-fidelity ones (torch_*.py, lcbench_*.py)
+# by tests/test_multifidelity_examples.py
+OTHERS = ("adapter_", "torch_", "lcbench_")
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(OTHERS))
 
 
 def run_example(script: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

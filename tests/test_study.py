@@ -70,7 +70,7 @@ def test_duplicate_name_and_load_if_exists() -> None:
     s2 = hpo.create_study(quadratic, name="exp", storage=storage, load_if_exists=True)
     s2.optimize(n_trials=4, progress=False)
     assert len(s2.trials) == 7
-    with pytest.raises(ValueError, match="with searcher 'random', not 'grid'"):
+    with pytest.raises(ValueError, match="with searcher 'tpe', not 'grid'"):
         hpo.create_study(
             quadratic, name="exp", storage=storage, searcher="grid", load_if_exists=True
         )
@@ -287,7 +287,7 @@ def test_reloaded_study_continues_where_it_stopped(storage_url: str | None) -> N
     if storage_url is not None:
         study.storage.close()
     again = hpo.load_study("resume", storage if storage_url is None else storage_url, quadratic)
-    assert again.searcher_name == "random" and again.seed == 0
+    assert again.searcher_name == "tpe" and again.seed == 0
     again.optimize(n_trials=5, progress=False)
     trials = again.trials
     assert [t.number for t in trials] == list(range(11))

@@ -17,6 +17,13 @@ The eight tasks of :data:`LCBENCH_DEV_TASKS` are tagged ``"dev"`` (tune searcher
 them); the other 26 are tagged ``"heldout"`` (report on them). :func:`lcbench_curve`
 gives a whole learning curve in one batched call, for multi-fidelity searchers.
 
+Multi-fidelity twins, ``lcbench-epochs-<OpenML task id>``: the same space, direction,
+optimum and reference, with ``Budget("epoch", 1, 52)``; their objective reports the
+surrogate's validation accuracy after each epoch ``1..trial.budget`` (one batched
+surrogate call per trial) and returns the last one, so a trial that runs all 52 epochs
+has exactly the value of ``lcbench-<task>``. Tagged ``("lcbench", "epochs", "dev" |
+"heldout")``.
+
 The surrogate runs on ONNX Runtime (``pip install 'hpo[bench]'``), imported on the first
 evaluation, not at import: building a problem works without it. One
 ``onnxruntime.InferenceSession`` (CPU, one thread) is shared by the whole process;
@@ -43,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from hpo.benchmarks.base import Problem, register_problem
+from hpo.budget import Budget
 from hpo.space import Float, Int, Param, Space
 
 MAX_EPOCH = 52
@@ -229,5 +237,33 @@ def lcbench_problem(task_id: int) -> Problem:
     )
 
 
+#: The fidelity of the ``lcbench-epochs-*`` problems: epochs 1..52.
+LCBENCH_EPOCH_BUDGET = Budget("epoch", 1, MAX_EPOCH)
+
+
+def lcbench_epochs_problem(task_id: int) -> Problem:
+    """The problem ``lcbench-epochs-<task_id>``: ``lcbench-<task_id>`` with a budget of
+    epochs, reporting the validation accuracy (%) after each epoch."""
+    base = lcbench_problem(task_id)
+    task = int(task_id)
+
+    def curve(config: dict[str, Any], epochs: int) -> list[float]:
+        return lcbench_curve(task, config, int(epochs))
+
+    tag = "dev" if task in LCBENCH_DEV_TASKS else "heldout"
+    return Problem(
+        f"lcbench-epochs-{task}",
+        base.space,
+        base.direction,
+        base.function,
+        optimum=base.optimum,
+        reference=base.reference,
+        tags=("lcbench", "epochs", tag),
+        budget=LCBENCH_EPOCH_BUDGET,
+        curve=curve,
+    )
+
+
 for _task in LCBENCH_TASKS:
     register_problem(f"lcbench-{_task}")(functools.partial(lcbench_problem, _task))
+    register_problem(f"lcbench-epochs-{_task}")(functools.partial(lcbench_epochs_problem, _task))

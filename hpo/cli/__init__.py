@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run(sub: Any) -> None:
-    from hpo.searchers import available_searchers
+    from hpo.searchers import DEFAULT_SEARCHER, available_searchers
 
     run = sub.add_parser(
         "run",
@@ -132,7 +132,8 @@ def _add_run(sub: Any) -> None:
     run.add_argument(
         "--searcher",
         metavar="NAME",
-        help=f"one of: {', '.join(available_searchers())} (default: random, or the stored one "
+        help=f"one of: {', '.join(available_searchers())} (default: {DEFAULT_SEARCHER}, or the "
+        "stored one "
         "with --load-if-exists)",
     )
     run.add_argument("--searcher-kwargs", metavar="JSON", help="searcher options as a JSON object")

@@ -32,6 +32,7 @@ from hpo.cli._common import (
     storage_url,
 )
 from hpo.cli._objective import load_objective
+from hpo.searchers import DEFAULT_SEARCHER
 
 if TYPE_CHECKING:
     from hpo.executors.base import Executor
@@ -124,7 +125,7 @@ def create_or_load(
         return hpo.create_study(
             objective,
             direction=direction,
-            searcher=searcher or "random",
+            searcher=searcher or DEFAULT_SEARCHER,
             searcher_kwargs=kwargs,
             name=args.name,
             storage=storage,

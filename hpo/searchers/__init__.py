@@ -9,12 +9,11 @@ the core imports none of those libraries until a study asks for one.
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hpo._registry import import_target, unknown_name_message, unknown_options_message
+from hpo.budget import Budget
 from hpo.exceptions import SearcherError, UnknownSearcherError
 from hpo.searchers.base import Decision, Searcher, Suggestion
 from hpo.space import Space
@@ -33,8 +32,9 @@ __all__ = [
 
 _REGISTRY: dict[str, type[Searcher] | str] = {}
 
-#: the searcher ``create_study`` and ``HPOSearchCV`` use when none is named
-DEFAULT_SEARCHER = "random"
+#: the searcher ``create_study``, ``HPOSearchCV`` and ``hpo run`` use when none is named:
+#: ``tpe`` (the README's "Default searcher" gives the benchmark evidence)
+DEFAULT_SEARCHER = "tpe"
 S = TypeVar("S", bound=type[Searcher])
 
 
@@ -62,16 +62,11 @@ def available_searchers() -> list[str]:
 def searcher_class(name: str) -> type[Searcher]:
     """The class registered as ``name``, importing it if it is lazy."""
     if not isinstance(name, str) or name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UnknownSearcherError(
-            f"unknown searcher {name!r}.{hint} Available: {', '.join(available_searchers())}"
-        )
+        raise UnknownSearcherError(unknown_name_message("searcher", name, _REGISTRY))
     entry = _REGISTRY[name]
     if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
         try:
-            cls = getattr(importlib.import_module(module), attr)
+            cls = import_target(entry)
         except ImportError as exc:
             raise SearcherError(
                 f"searcher {name!r} needs an optional dependency that is not installed "
@@ -89,20 +84,26 @@ def make_searcher(
     *,
     direction: str = "minimize",
     seed: int | None = None,
+    budget: Budget | None = None,
     **kwargs: Any,
 ) -> Searcher:
     """Build a searcher from its registry name and options, with a clear error for
-    options it does not take."""
+    options it does not take. ``budget`` (the study's :class:`~hpo.budget.Budget`) is
+    passed on to searchers that need one (``needs_budget``) and ignored by the others."""
     cls = searcher_class(name)
-    accepted = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        unknown = [k for k in kwargs if k not in accepted or k in ("self", "space")]
-        if unknown:
-            options = [k for k in accepted if k not in ("self", "space", "direction", "seed")]
+    if cls.needs_budget:
+        if budget is None:
             raise SearcherError(
-                f"searcher {name!r} does not take {', '.join(map(repr, unknown))}; "
-                f"its options are: {', '.join(options) or 'none'}"
+                f"searcher {name!r} schedules training budgets and needs one: create the "
+                "study with budget=hpo.Budget('epoch', 1, 50) or decorate the objective "
+                "with @hpo.objective(..., budget=...)"
             )
+        kwargs["budget"] = budget
+    problem = unknown_options_message(
+        "searcher", name, cls, kwargs, ("space", "direction", "seed", "budget")
+    )
+    if problem:
+        raise SearcherError(problem)
     return cls(space, direction=direction, seed=seed, **kwargs)
 
 
@@ -133,6 +134,8 @@ def _register_builtins() -> None:
     register_lazy("tpe", "hpo.searchers.tpe:TPESearcher")
     register_lazy("genetic", "hpo.searchers.genetic:GeneticSearcher")
     register_lazy("portfolio", "hpo.searchers.portfolio:PortfolioSearcher")
+    register_lazy("bohb", "hpo.searchers.bohb:BOHBSearcher")
+    register_lazy("pbt", "hpo.searchers.pbt:PBTSearcher")
     for name, target in ADAPTER_SEARCHERS.items():
         register_lazy(name, target)
 

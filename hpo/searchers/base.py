@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -59,7 +59,8 @@ class Searcher(ABC):
     """Base class of every searcher.
 
     Subclasses set ``name`` (the registry name) and may set ``supports_define_by_run``
-    (they implement ``_suggest_param``) and ``state_version``. ``__init__`` takes the
+    (they implement ``_suggest_param``), ``state_version``, ``owns_stopping`` and
+    ``needs_budget``. ``__init__`` takes the
     space, the direction and the seed, then the searcher's own keyword options; it only
     stores them, so a searcher is rebuilt from ``(name, kwargs, state_dict)``.
     """
@@ -67,6 +68,10 @@ class Searcher(ABC):
     name: ClassVar[str] = ""
     supports_define_by_run: ClassVar[bool] = False
     state_version: ClassVar[int] = 1
+    #: decides on intermediate reports itself (``on_report``); refuses a separate stopper
+    owns_stopping: ClassVar[bool] = False
+    #: needs the study's :class:`~hpo.budget.Budget`, passed as the ``budget`` keyword
+    needs_budget: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -140,8 +145,12 @@ class Searcher(ABC):
             self.n_told += 1
             self._tell(trial)
 
-    def on_report(self, trial: FrozenTrial, step: int, value: float) -> Decision:
-        """Decide on an intermediate report; only searchers that own stopping override."""
+    def on_report(
+        self, trial: FrozenTrial, step: int, value: float, trials: Mapping[int, FrozenTrial]
+    ) -> Decision:
+        """Decide on an intermediate report; only searchers that own stopping
+        (``owns_stopping = True``: BOHB, PBT) override. ``trials`` maps every trial number
+        of the study to its stored snapshot (``trial`` included, with this report)."""
         return Decision.CONTINUE
 
     def suggest_param(

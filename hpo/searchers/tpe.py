@@ -14,7 +14,12 @@ Choices, documented here once:
 * **Conditional spaces**: a component covers the parameters active in its trial and uses
   the uniform prior for the others; a candidate's inactive parameters are blanked out
   (never proposed) and left out of both densities.
-* **Failed and pruned trials** never enter ``l``; they join ``g`` (their region is bad).
+* **Pruned trials** (stopped early by a stopper) are ranked after every complete trial:
+  those that got further first, then by their loss at the last step they reported
+  (Optuna's TPE ranks them the same way), so with a stopper such as ASHA, where most
+  trials are pruned, the model learns from how far and how well they ran. They count
+  towards ``n_startup`` and the good fraction like complete trials. **Failed trials**,
+  and pruned ones without a report, never enter ``l``; they join ``g``.
 * **Outstanding asks**: each ask draws from its own generator, ``_rng_for(index)`` with
   an index from the study's shared counter, so parallel workers never repeat each other;
   within one searcher the configurations asked but not yet told (the last 64) join ``g``
@@ -42,7 +47,7 @@ import numpy as np
 from hpo.searchers._parzen import Dim, ParzenMixture
 from hpo.searchers.base import Searcher, Suggestion
 from hpo.space import Categorical, Param, Space
-from hpo.trial import FrozenTrial
+from hpo.trial import FrozenTrial, TrialState
 
 MAX_GOOD = 25
 MAX_PENDING = 64
@@ -116,9 +121,10 @@ class TPESearcher(Searcher):
         self._names = list(self.space)
         self._dims = [Dim.of(self.space[n]) for n in self._names]
         self._x_ = np.empty((64, len(self._names)))  # told trials, one column per parameter
-        self._loss_ = np.empty(64)  # +inf for failed / pruned trials
+        self._loss_ = np.empty(64)  # sort key: complete loss, pruned last loss, +inf failed
+        self._stage_ = np.empty(64)  # 0 complete; 1 / (1 + last step) pruned; 2 unranked
         self._n_rows_ = 0
-        self._n_complete_ = 0
+        self._n_complete_ = 0  # ranked trials: complete, or pruned with a report
         # asked, not yet told (constant liar): key -> (config, its row or None)
         self._pending: dict[str, tuple[dict[str, Any], np.ndarray | None]] = {}
         self._raw_: list[tuple[dict[str, Any], float]] = []  # every told trial (define-by-run)
@@ -134,8 +140,21 @@ class TPESearcher(Searcher):
                 row[p] = _encode_value(self.space[name], config[name])
         return row
 
+    def _rank_key(self, trial: FrozenTrial) -> tuple[float, float]:
+        """``(stage, loss)``: trials sort by stage, then loss (see the module docstring)."""
+        loss = self._loss(trial)
+        if loss is not None:
+            return 0.0, loss
+        if trial.state is TrialState.PRUNED and trial.intermediate_values:
+            step = max(trial.intermediate_values)
+            value = trial.intermediate_values[step]
+            if math.isfinite(value):
+                return 1.0 / (1.0 + max(step, 0)), value if self.direction == "minimize" else -value
+        return 2.0, math.inf
+
     def _tell(self, trial: FrozenTrial) -> None:
         loss = self._loss(trial)
+        stage, key = self._rank_key(trial)
         self._pending.pop(_key(trial.params), None)
         self._raw_.append((trial.params, math.inf if loss is None else loss))
         row = self._row(trial.params) if len(self.space) else None
@@ -144,16 +163,21 @@ class TPESearcher(Searcher):
         if self._n_rows_ == len(self._loss_):  # grow by doubling: O(1) amortized per tell
             self._x_ = np.concatenate([self._x_, np.empty_like(self._x_)])
             self._loss_ = np.concatenate([self._loss_, np.empty_like(self._loss_)])
+            self._stage_ = np.concatenate([self._stage_, np.empty_like(self._stage_)])
         self._x_[self._n_rows_] = row
-        self._loss_[self._n_rows_] = math.inf if loss is None else loss
+        self._loss_[self._n_rows_] = key
+        self._stage_[self._n_rows_] = stage
         self._n_rows_ += 1
-        self._n_complete_ += loss is not None
+        self._n_complete_ += stage < 2
 
     def _n_good(self, n_complete: int) -> int:
         return min(max(math.ceil(self.gamma * n_complete), 1), MAX_GOOD, n_complete)
 
-    def _split(self, x: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(loss, kind="stable")
+    def _split(
+        self, x: np.ndarray, loss: np.ndarray, stage: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # by stage, then loss (both stable: ties keep trial order)
+        order = np.argsort(loss, kind="stable") if stage is None else np.lexsort((loss, stage))
         n_good = self._n_good(int(np.isfinite(loss).sum()))
         bad = order[n_good:]
         if bad.size > MAX_BAD:  # a subsample stratified by loss rank keeps g's shape
@@ -178,7 +202,8 @@ class TPESearcher(Searcher):
         return out
 
     def _propose(self, rng: np.random.Generator) -> dict[str, Any]:
-        good, bad = self._split(self._x_[: self._n_rows_], self._loss_[: self._n_rows_])
+        n = self._n_rows_
+        good, bad = self._split(self._x_[:n], self._loss_[:n], self._stage_[:n])
         lies = [row for _, row in self._pending.values() if row is not None]
         if lies:
             bad = np.vstack([bad, *lies])
@@ -208,24 +233,10 @@ class TPESearcher(Searcher):
         return float(cand[int(np.argmax(l_mix.log_pdf(cand) - g_mix.log_pdf(cand))), 0])
 
     def _blank_inactive(self, rows: np.ndarray) -> np.ndarray:
-        """Set to NaN the parameters each row's own values make inactive."""
-        if not self.space.is_conditional:
-            return rows
-        for row in rows:
-            config: dict[str, Any] = {}
-            for p, name in enumerate(self._names):
-                if self.space.is_active(name, config):
-                    config[name] = _decode_value(self.space[name], row[p])
-                else:
-                    row[p] = np.nan
-        return rows
+        return blank_inactive(self.space, self._names, rows)
 
     def _config(self, row: np.ndarray) -> dict[str, Any]:
-        config: dict[str, Any] = {}
-        for p, name in enumerate(self._names):
-            if self.space.is_active(name, config):
-                config[name] = _decode_value(self.space[name], row[p])
-        return config
+        return row_config(self.space, self._names, row)
 
     # --- define-by-run -------------------------------------------------------------------
     def _suggest_param(
@@ -253,3 +264,27 @@ class TPESearcher(Searcher):
         self._salt = int(state.get("salt", self._salt))
         pending = [dict(c) for c in state.get("pending", [])]
         self._pending = {_key(c): (c, self._row(c)) for c in pending}
+
+
+def blank_inactive(space: Space, names: list[str], rows: np.ndarray) -> np.ndarray:
+    """Set to NaN (in place) the parameters each row's own values make inactive; rows hold
+    one column per name of ``names``, encoded as :func:`_encode_value` does."""
+    if not space.is_conditional:
+        return rows
+    for row in rows:
+        config: dict[str, Any] = {}
+        for p, name in enumerate(names):
+            if space.is_active(name, config):
+                config[name] = _decode_value(space[name], row[p])
+            else:
+                row[p] = np.nan
+    return rows
+
+
+def row_config(space: Space, names: list[str], row: np.ndarray) -> dict[str, Any]:
+    """The configuration an encoded row stands for (its active parameters only)."""
+    config: dict[str, Any] = {}
+    for p, name in enumerate(names):
+        if space.is_active(name, config):
+            config[name] = _decode_value(space[name], row[p])
+    return config

@@ -29,22 +29,31 @@ clear error; a clear error for unknown options.
 checks that it refuses with a clear typed error instead. Each flag is read from the spec's
 ``capabilities`` mapping, else from the searcher class, else its default:
 
-==================  ===============================  =======  ===============================
-flag                class attribute                  default  when ``False``
-==================  ===============================  =======  ===============================
-``define_by_run``   ``supports_define_by_run``       False    :class:`~hpo.SearcherError`
-                                                              naming the searcher
-``conditional``     ``supports_conditional``         True     :class:`~hpo.UnsupportedSpaceError`
-``seed_dependent``  ``seed_dependent``               True     the seed need not change the
-                                                              sequence (e.g. an ordered grid)
-``finite``          ``finite``                       False    (when ``True``) it visits each
-                                                              point once, then raises
-                                                              :class:`~hpo.SearchSpaceExhausted`
-``resumable``       ``resumable``                    True     a rebuilt searcher (state plus
-                                                              replayed trials) need not repeat
-                                                              the unbroken sequence, only keep
-                                                              proposing valid, new points
-==================  ===============================  =======  ===============================
+====================  ============================  =======  =================================
+flag                  class attribute               default  when ``False``
+====================  ============================  =======  =================================
+``define_by_run``     ``supports_define_by_run``    False    :class:`~hpo.SearcherError`
+                                                             naming the searcher
+``conditional``       ``supports_conditional``      True     :class:`~hpo.UnsupportedSpaceError`
+``seed_dependent``    ``seed_dependent``            True     the seed need not change the
+                                                             sequence (e.g. an ordered grid)
+``finite``            ``finite``                    False    (when ``True``) it visits each
+                                                             point once, then raises
+                                                             :class:`~hpo.SearchSpaceExhausted`
+``resumable``         ``resumable``                 True     a rebuilt searcher (state plus
+                                                             replayed trials) need not repeat
+                                                             the unbroken sequence, only keep
+                                                             proposing valid, new points
+``distinct_configs``  ``distinct_configs``          True     it may propose a configuration
+                                                             again (PBT continues a member's
+                                                             configuration segment after
+                                                             segment); the distinctness checks
+                                                             are skipped
+====================  ============================  =======  =================================
+
+**Budgets.** A searcher that schedules training budgets (``needs_budget = True``: BOHB,
+PBT) gets :data:`DEFAULT_BUDGET` wherever the suite builds it (``make_searcher(...,
+budget=...)``) or a study for it (``create_study(..., budget=...)``).
 
 Trial counts are kept small (tens of asks) so that one searcher's run takes seconds even
 when each ask fits a model.
@@ -63,6 +72,7 @@ import numpy as np
 import pytest
 
 import hpo
+from hpo.budget import Budget
 from hpo.exceptions import (
     SearcherError,
     SearchSpaceExhausted,
@@ -76,6 +86,7 @@ from hpo.trial import FrozenTrial, TrialState
 
 __all__ = [
     "CAPABILITIES",
+    "DEFAULT_BUDGET",
     "SearcherConformance",
     "SearcherSpec",
     "ask_configs",
@@ -94,7 +105,11 @@ CAPABILITIES: dict[str, tuple[str, bool]] = {
     "seed_dependent": ("seed_dependent", True),
     "finite": ("finite", False),
     "resumable": ("resumable", True),
+    "distinct_configs": ("distinct_configs", True),
 }
+
+#: the budget given to searchers that need one (``needs_budget``)
+DEFAULT_BUDGET = Budget("epoch", 1, 9)
 
 
 @dataclass(frozen=True)
@@ -147,11 +162,18 @@ class SearcherSpec:
         attribute, default = CAPABILITIES[capability]
         return bool(getattr(self.cls, attribute, default))
 
+    @property
+    def budget(self) -> Budget | None:
+        """:data:`DEFAULT_BUDGET` for a searcher that needs a budget, else ``None``."""
+        return DEFAULT_BUDGET if self.cls.needs_budget else None
+
     def make(
         self, space: Space | None, *, seed: int | None = 0, direction: str = "minimize"
     ) -> Searcher:
         """A fresh searcher built through the registry, as a study would build it."""
-        return make_searcher(self.name, space, direction=direction, seed=seed, **self.kwargs)
+        return make_searcher(
+            self.name, space, direction=direction, seed=seed, budget=self.budget, **self.kwargs
+        )
 
     def create_study(
         self,
@@ -162,7 +184,10 @@ class SearcherSpec:
         direction: str = "minimize",
         **kwargs: Any,
     ) -> hpo.Study:
-        """A study using this searcher, built through :func:`hpo.create_study`."""
+        """A study using this searcher, built through :func:`hpo.create_study` (with
+        :data:`DEFAULT_BUDGET` for a searcher that needs a budget, unless given)."""
+        if self.budget is not None:
+            kwargs.setdefault("budget", self.budget)
         return hpo.create_study(
             objective,
             space=space,
@@ -368,10 +393,15 @@ class SearcherConformance:
     def test_unknown_option_is_a_clear_error(self, spec: SearcherSpec) -> None:
         options = {**spec.kwargs, "no_such_option": 1}
         with pytest.raises(SearcherError, match=r"no_such_option") as info:
-            make_searcher(spec.name, continuous_space(), seed=0, **options)
+            make_searcher(spec.name, continuous_space(), seed=0, budget=spec.budget, **options)
         assert spec.name in str(info.value)
         with pytest.raises(SearcherError, match=r"no_such_option"):
-            hpo.create_study(space=continuous_space(), searcher=spec.name, searcher_kwargs=options)
+            hpo.create_study(
+                space=continuous_space(),
+                searcher=spec.name,
+                searcher_kwargs=options,
+                budget=spec.budget,
+            )
 
     def test_ask_rejects_non_positive_n(self, spec: SearcherSpec) -> None:
         searcher = spec.make(continuous_space())
@@ -440,7 +470,8 @@ class SearcherConformance:
         assert len(configs) == 24
         for config in configs:
             assert_config_in_space(space, config)
-        _assert_distinct(configs, "24 asks before any tell")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(configs, "24 asks before any tell")
 
     def test_outstanding_asks_after_tells_distinct(self, spec: SearcherSpec) -> None:
         space = continuous_space()
@@ -449,7 +480,8 @@ class SearcherConformance:
         pending = [s.config for s in searcher.ask(6)] + ask_configs(searcher, 4)
         for config in pending:
             assert_config_in_space(space, config)
-        _assert_distinct(told + pending, "asks after tells, with 10 outstanding")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(told + pending, "asks after tells, with 10 outstanding")
 
     # --- telling ---------------------------------------------------------------------------
     def test_failed_and_pruned_trials_do_not_break_asks(self, spec: SearcherSpec) -> None:
@@ -486,7 +518,8 @@ class SearcherConformance:
         more = ask_configs(searcher, 6)
         for config in more:
             assert_config_in_space(space, config)
-        _assert_distinct(asked + more, "asks between FAILED trials")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(asked + more, "asks between FAILED trials")
 
     def test_constant_objective(self, spec: SearcherSpec) -> None:
         space = continuous_space()
@@ -495,7 +528,8 @@ class SearcherConformance:
         more = ask_configs(searcher, 6)
         for config in more:
             assert_config_in_space(space, config)
-        _assert_distinct(told + more, "asks after a constant objective")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(told + more, "asks after a constant objective")
 
     @pytest.mark.parametrize("direction", ["minimize", "maximize"])
     def test_complete_trials_both_directions(self, spec: SearcherSpec, direction: str) -> None:
@@ -506,7 +540,8 @@ class SearcherConformance:
         more = ask_configs(searcher, 6)
         for config in more:
             assert_config_in_space(space, config)
-        _assert_distinct(told + more, f"asks while {direction.rstrip('e')}ing")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(told + more, f"asks while {direction.rstrip('e')}ing")
 
     def test_foreign_trials_are_accepted(self, spec: SearcherSpec) -> None:
         """Trials the searcher never proposed (enqueued configs, other workers) are told
@@ -595,7 +630,8 @@ class SearcherConformance:
         if not spec.supports("resumable"):
             for config in resumed:
                 assert_config_in_space(space, config)
-            _assert_distinct(resumed + _configs(told), "asks of a rebuilt searcher")
+            if spec.supports("distinct_configs"):
+                _assert_distinct(resumed + _configs(told), "asks of a rebuilt searcher")
             return
         assert resumed == expected
         assert ask_configs(rebuilt, 2) == ask_configs(original, 2)
@@ -692,14 +728,16 @@ class SearcherConformance:
             elif z > 0.8:
                 expected = TrialState.PRUNED
             assert t.state is expected, (t.number, t.params, t.state)
-        _assert_distinct(_configs(trials), "optimize with failures")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(_configs(trials), "optimize with failures")
 
     def test_optimize_threads(self, spec: SearcherSpec) -> None:
         study = spec.create_study(space=continuous_space(), seed=20)
         study.optimize(_continuous_loss, n_trials=16, n_workers=4, progress=False)
         trials = study.trials
         assert len(trials) == 16 and all(t.state is TrialState.COMPLETE for t in trials)
-        _assert_distinct(_configs(trials), "4 threads")
+        if spec.supports("distinct_configs"):
+            _assert_distinct(_configs(trials), "4 threads")
 
     def test_reloaded_study_continues(self, spec: SearcherSpec) -> None:
         """A study reloaded from its storage rebuilds the searcher from (name, kwargs,

@@ -254,7 +254,7 @@ def test_in_memory_study_is_not_pickled() -> None:
 
 
 def test_default_and_named_searchers() -> None:
-    assert DEFAULT_SEARCHER == "random"
+    assert DEFAULT_SEARCHER == "tpe"
     search = HPOSearchCV(logistic(), LOG_C, n_trials=2, seed=0).fit(X_IRIS, Y_IRIS)
     assert search.study_.searcher_name == DEFAULT_SEARCHER
     sobol = HPOSearchCV(

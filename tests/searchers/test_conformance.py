@@ -17,6 +17,8 @@ SPECS = [
     SearcherSpec("grid", {"shuffle": True}, capabilities={"finite": True}),
     SearcherSpec("random"),
     SearcherSpec("random", {"sobol": True}),
+    SearcherSpec("bohb"),
+    SearcherSpec("pbt", {"population_size": 4}),
 ]
 
 

@@ -236,3 +236,21 @@ def test_define_by_run_suggestions_follow_the_good_trials() -> None:
     assert np.median(np.abs(np.array(xs) - 0.3)) < 0.1  # uniform draws: about 0.5
     unknown = searcher.suggest_param(60, {}, "new", Int(1, 5))  # no history: uniform
     assert unknown in range(1, 6)
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_pruned_trials_rank_by_how_far_they_got_then_by_their_last_value(direction: str) -> None:
+    # Only pruned trials (a stopper such as ASHA prunes most): those near x = 0.9 ran to
+    # step 9, the others were stopped at step 1 with a *better* value. The model must
+    # favour the trials that got further, as Optuna's TPE does, and leave its startup.
+    searcher = TPESearcher(Space({"x": Float(0.0, 1.0)}), direction=direction, seed=0)
+    searcher.n_startup, searcher.gamma = 4, 0.25
+    sign = 1.0 if direction == "minimize" else -1.0
+    xs = [0.88, 0.9, 0.92, 0.1, 0.3, 0.5, 0.6, 0.05, 0.2, 0.4, 0.7, 0.35]
+    for number, x in enumerate(xs):
+        far = x > 0.85
+        reports = {s: sign * (1.0 - 0.01 * s) for s in range(1, 10)} if far else {1: sign * 0.5}
+        pruned = finished_trial(number, {"x": x}, None, TrialState.PRUNED)
+        searcher.tell(pruned.evolve(intermediate_values=reports))
+    proposals = [s.config["x"] for s in searcher.ask(20)]
+    assert np.mean([x > 0.75 for x in proposals]) > 0.7, proposals

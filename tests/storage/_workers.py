@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import hpo
+from hpo.storage.sql import SQLStorage
 
 SPACE = {"x": hpo.Float(-5.0, 5.0), "n": hpo.Int(1, 10), "kind": hpo.Categorical(["a", "b"])}
 #: 4 x 6 = 24 points
@@ -50,3 +51,10 @@ def optimize_forever(url: str, name: str) -> None:
     """Optimize until killed."""
     study = hpo.create_study(slow_quadratic, storage=url, name=name, load_if_exists=True)
     study.optimize(n_trials=None, progress=False)
+
+
+def open_fresh(url: str, barrier: Any, name: str) -> None:
+    """Open a database that may not exist yet, together with other processes, and write."""
+    barrier.wait(timeout=60)
+    with SQLStorage(url) as storage:
+        storage.create_study(name, direction="minimize", space=None, searcher="random")

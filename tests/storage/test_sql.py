@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -309,3 +310,16 @@ def test_processes_share_one_study(sql_url: str) -> None:
         points = {(t.params["a"], t.params["b"]) for t in trials}
         assert points == {(a, b) for a in range(4) for b in range(6)}  # each point once
         assert len({t.user_attrs["pid"] for t in trials}) > 1  # the work was shared
+
+
+def test_processes_opening_a_new_sqlite_file_together(tmp_path: Path) -> None:
+    # regression: switching a new file to WAL raced and failed with "database is locked"
+    n_procs = 4
+    for round_ in range(8):
+        url = f"sqlite:///{tmp_path / f'fresh{round_}.db'}"
+        barrier = SPAWN.Barrier(n_procs)
+        _run(_workers.open_fresh, *[(url, barrier, f"s{i}") for i in range(n_procs)])
+        with SQLStorage(url) as storage:
+            assert sorted(r.name for r in storage.list_studies()) == [
+                f"s{i}" for i in range(n_procs)
+            ]

@@ -1,0 +1,402 @@
+"""Population-based training (PBT, Jaderberg et al. 2017), asynchronous, in segments.
+
+A *population* of ``population_size`` members trains side by side. A member trains in
+*segments* of ``interval`` budget units; **each segment is one trial** whose
+``Suggestion.budget`` is the segment's end (``interval, 2 * interval, ...``, the last one
+capped at ``budget.max``) and whose ``Suggestion.parent`` is the trial whose checkpoint it
+continues from (``trial.load_checkpoint()`` falls back to the parent's checkpoint), or
+``None`` for a member's very first segment. The lineage of any trial is its ``parent``
+chain; ``n_trials`` counts segments.
+
+Default ``interval``: ``max(budget.min, budget.max / 10)``, rounded up to a whole unit for
+integral budgets (``Budget("epoch", 1, 27)`` gives 3: segments end at 3, 6, ..., 27).
+
+**Each ask** serves, in this order:
+
+1. *Filling the population*: while it has fewer than ``population_size`` members, a new
+   member with a configuration drawn uniformly from the space (budget: the first segment
+   end, parent ``None``).
+2. *The member that has waited longest* since its last segment finished (first in, first
+   out). Members are ranked by the loss of their most recent completed segment (members
+   at different budgets are compared as they are, as in the paper); with ``n`` ranked
+   members, ``k = floor(quantile * n)``. A member among the bottom ``k`` **exploits**: its
+   next segment continues from a top-``k`` member's latest trial (``parent`` = that trial,
+   the donor chosen uniformly, budget = the donor's progress + ``interval``) with the
+   donor's configuration **explored**. Any other member continues its own lineage
+   unchanged (``parent`` = its own latest trial, same configuration). Donors that
+   already reached ``budget.max`` are not copied (nothing would be left to train).
+3. *Every member busy* (more workers than waiting members): rather than idling a worker
+   (and because raising :class:`~hpo.exceptions.SearchSpaceExhausted` would end the whole
+   run), the population grows by one member: a fresh random one while it has fewer than
+   ``2 * population_size`` members, afterwards a branch of a top member (its latest trial
+   as parent, its configuration explored). Such members take part like the others.
+4. *Every member done* (all reached ``budget.max``, none running):
+   :class:`~hpo.exceptions.SearchSpaceExhausted`, which ends ``optimize``.
+
+**Explore.** Each hyperparameter named in ``hyperparams`` (default: all of them) is, with
+probability ``resample_probability``, redrawn from its prior; otherwise a numeric one is
+multiplied by a factor drawn uniformly from ``perturbation_factors``, clipped to its bounds
+and snapped onto its step / integer grid by the space codec, and a categorical one is
+kept. Parameters not listed keep the donor's value. In a conditional space a parameter
+that becomes active is drawn from its prior.
+
+**Failed or pruned segments** (and COMPLETE ones without a finite value) leave the member
+with no score: its next segment exploits a top member like a bottom member does; with no
+donor it continues from its own last good trial with an explored configuration, or, having
+none, restarts from scratch with a fresh random configuration.
+
+``on_report`` always answers CONTINUE: segments end by their budget.
+
+**Bookkeeping.** The study creates the trial after the ask, so an ask records a *pending
+segment* (member, configuration, budget, parent) and a told trial is matched to it by
+``(parent, budget, configuration)`` (by configuration alone for trials told without a
+budget, as in direct ask/tell use). Trials that match no pending segment (enqueued or
+foreign trials) are ignored. The members, the pending segments and the numbers of the
+trials already applied are the searcher's state (``state_dict``), so a reloaded study
+replays its told trials without applying any twice. The population lives in one
+searcher: processes sharing a study do not share one population.
+
+>>> study = hpo.create_study(objective, searcher="pbt",
+...                          budget=hpo.Budget("epoch", 1, 30))       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hpo.budget import Budget
+from hpo.exceptions import SearchSpaceExhausted
+from hpo.searchers.base import Searcher, Suggestion
+from hpo.space import Float, Int, Space
+from hpo.trial import FrozenTrial, TrialState
+
+_EPS = 1e-9
+
+
+def _key(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+@dataclass
+class Member:
+    """One member of the population: its current configuration, its latest good trial
+    (``None`` before its first completed segment), the budget that trial reached, the
+    loss there (``None``: no score, e.g. its last segment failed) and its status
+    (``"running"``, ``"ready"`` for a next segment, or ``"done"``)."""
+
+    id: int
+    config: dict[str, Any]
+    trial: int | None = None
+    end: float = 0.0
+    loss: float | None = None
+    status: str = "running"
+
+
+@dataclass
+class Segment:
+    """A segment asked but not yet told."""
+
+    member: int
+    config: dict[str, Any]
+    budget: float
+    parent: int | None
+
+
+class PBTSearcher(Searcher):
+    """Population-based training with exploit (copy a top member) and explore (perturb).
+
+    Options: ``population_size``; ``interval`` (budget units per segment); ``quantile``
+    (the bottom / top fraction, in (0, 0.5]); ``resample_probability``;
+    ``perturbation_factors``; ``hyperparams`` (names explored; default all).
+    """
+
+    name = "pbt"
+    owns_stopping = True
+    needs_budget = True
+    #: continuing members repeat their configuration (read by the conformance suite)
+    distinct_configs: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        space: Space | None,
+        *,
+        direction: str = "minimize",
+        seed: int | None = None,
+        budget: Budget,
+        population_size: int = 8,
+        interval: float | None = None,
+        quantile: float = 0.25,
+        resample_probability: float = 0.25,
+        perturbation_factors: Sequence[float] = (0.8, 1.2),
+        hyperparams: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(space, direction=direction, seed=seed)
+        if not isinstance(budget, Budget):
+            raise ValueError(f"pbt: `budget` must be an hpo.Budget, got {budget!r}")
+        if (
+            isinstance(population_size, bool)
+            or not isinstance(population_size, int | np.integer)
+            or population_size < 2
+        ):
+            raise ValueError(f"pbt: `population_size` must be an int >= 2, got {population_size!r}")
+        if interval is None:
+            interval = max(budget.min, budget.max / 10)
+            interval = math.ceil(interval - _EPS) if budget.integral else float(interval)
+        elif (
+            isinstance(interval, bool)
+            or not isinstance(interval, int | float)
+            or not math.isfinite(interval)
+            or not budget.min <= interval <= budget.max
+        ):
+            raise ValueError(
+                f"pbt: `interval` must be a number in [budget.min, budget.max] = "
+                f"[{budget.min}, {budget.max}] (budget units per segment), got {interval!r}"
+            )
+        elif budget.integral and not float(interval).is_integer():
+            raise ValueError(
+                f"pbt: the {budget.name!r} budget counts whole units, so `interval` must be a "
+                f"whole number, got {interval!r}"
+            )
+        if (
+            isinstance(quantile, bool)
+            or not isinstance(quantile, int | float)
+            or not 0 < quantile <= 0.5
+        ):
+            raise ValueError(f"pbt: `quantile` must be a fraction in (0, 0.5], got {quantile!r}")
+        if (
+            isinstance(resample_probability, bool)
+            or not isinstance(resample_probability, int | float)
+            or not 0 <= resample_probability <= 1
+        ):
+            raise ValueError(
+                f"pbt: `resample_probability` must be a probability in [0, 1], "
+                f"got {resample_probability!r}"
+            )
+        factors: list[Any] = (
+            list(perturbation_factors)
+            if isinstance(perturbation_factors, list | tuple)
+            else [perturbation_factors]
+        )
+        if not factors or any(
+            isinstance(f, bool)
+            or not isinstance(f, int | float)
+            or not (math.isfinite(f) and f > 0)
+            for f in factors
+        ):
+            raise ValueError(
+                "pbt: `perturbation_factors` must be a non-empty list of numbers > 0 such as "
+                f"[0.8, 1.2], got {perturbation_factors!r}"
+            )
+        if hyperparams is None:
+            names = list(self.space)
+        elif isinstance(hyperparams, str) or not isinstance(hyperparams, list | tuple):
+            raise ValueError(
+                f"pbt: `hyperparams` must be a list of parameter names, got {hyperparams!r}"
+            )
+        else:
+            names = list(hyperparams)
+            unknown = [n for n in names if n not in self.space]
+            if unknown:
+                raise ValueError(
+                    f"pbt: `hyperparams` names {unknown!r}, not in the space; its parameters "
+                    f"are {list(self.space)!r}"
+                )
+        self.budget = budget
+        self.population_size = int(population_size)
+        self.interval: float = int(interval) if budget.integral else float(interval)
+        self.quantile = float(quantile)
+        self.resample_probability = float(resample_probability)
+        self.perturbation_factors = [float(f) for f in factors]
+        self.hyperparams = names
+        self._members: list[Member] = []
+        self._ready: list[int] = []  # member ids waiting for their next segment, FIFO
+        self._pending: list[Segment] = []
+        self._applied: set[int] = set()  # trial numbers already applied to the population
+
+    # --- segments ------------------------------------------------------------------------
+    def segment_end(self, start: float) -> float:
+        """The end of the segment that starts at ``start`` budget units."""
+        end = min(start + self.interval, float(self.budget.max))
+        return round(end) if self.budget.integral else end
+
+    @property
+    def members(self) -> list[Member]:
+        """The population (read-only view for inspection and tests)."""
+        return list(self._members)
+
+    # --- asking --------------------------------------------------------------------------
+    def _ask(self, n: int) -> list[Suggestion]:
+        out = []
+        for _ in range(n):
+            rng = self._rng_for(self._next_index("draw"))
+            out.append(self._next(rng))
+        return out
+
+    def _next(self, rng: np.random.Generator) -> Suggestion:
+        if len(self._members) < self.population_size:
+            return self._new_member(rng)
+        if self._ready:
+            member = self._members[self._ready.pop(0)]
+            return self._next_segment(member, rng)
+        if not self._pending and all(m.status == "done" for m in self._members):
+            raise SearchSpaceExhausted(
+                f"pbt: all {len(self._members)} members of the population trained to "
+                f"{self.budget.name}={self.budget.max}; nothing is left to train"
+            )
+        if len(self._members) < 2 * self.population_size:
+            return self._new_member(rng)
+        donors = self._donors(None)
+        if not donors:
+            return self._new_member(rng)
+        donor = donors[0]
+        member = Member(len(self._members), dict(donor.config))
+        self._members.append(member)
+        return self._segment(member, self._explore(donor.config, rng), donor, "branch")
+
+    def _new_member(self, rng: np.random.Generator) -> Suggestion:
+        member = Member(len(self._members), self.space.sample(rng))
+        self._members.append(member)
+        return self._segment(member, member.config, None, "new")
+
+    def _segment(
+        self, member: Member, config: dict[str, Any], source: Member | None, how: str
+    ) -> Suggestion:
+        """Record and return ``member``'s next segment, continuing from ``source``'s
+        latest trial (``None``: from scratch)."""
+        config = self.space.canonical(config)
+        start = source.end if source is not None else 0.0
+        parent = source.trial if source is not None else None
+        seg = Segment(member.id, config, self.segment_end(start), parent)
+        member.status = "running"
+        self._pending.append(seg)
+        info: dict[str, Any] = {"member": member.id, "action": how, "start": start}
+        if source is not None and source is not member:
+            info["donor"] = source.id
+        return Suggestion(config, budget=seg.budget, parent=parent, info=info)
+
+    def _ranked(self) -> list[Member]:
+        scored = [m for m in self._members if m.loss is not None]
+        return sorted(scored, key=lambda m: (m.loss, m.id))
+
+    def _donors(self, member: Member | None) -> list[Member]:
+        """The top-``k`` members (best first) that have budget left, ``member`` excluded."""
+        ranked = self._ranked()
+        k = max(1, int(self.quantile * len(ranked)))
+        return [
+            m
+            for m in ranked[:k]
+            if m is not member and m.end < float(self.budget.max) - _EPS and m.trial is not None
+        ]
+
+    def _next_segment(self, member: Member, rng: np.random.Generator) -> Suggestion:
+        ranked = self._ranked()
+        k = int(self.quantile * len(ranked))
+        bottom = member.loss is None or (k >= 1 and member in ranked[len(ranked) - k :])
+        if bottom:
+            donors = self._donors(member)
+            if donors:
+                donor = donors[int(rng.integers(len(donors)))]
+                return self._segment(member, self._explore(donor.config, rng), donor, "exploit")
+            if member.loss is None:  # failed, and nobody to copy
+                if member.trial is None:
+                    member.config = self.space.sample(rng)
+                    member.end = 0.0
+                    return self._segment(member, member.config, None, "restart")
+                return self._segment(member, self._explore(member.config, rng), member, "retry")
+        return self._segment(member, member.config, member, "continue")
+
+    # --- explore -------------------------------------------------------------------------
+    def _explore(self, config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """A perturbed copy of ``config`` (see the module docstring)."""
+        out: dict[str, Any] = {}
+        for name, param in self.space.items():
+            if not self.space.is_active(name, out):
+                continue
+            if name not in config:
+                out[name] = param.sample(rng)
+                continue
+            value = config[name]
+            if name in self.hyperparams:
+                if rng.random() < self.resample_probability:
+                    value = param.sample(rng)
+                elif isinstance(param, Float | Int):
+                    factor = self.perturbation_factors[
+                        int(rng.integers(len(self.perturbation_factors)))
+                    ]
+                    value = self._scaled(param, value, factor)
+            out[name] = value
+        return out
+
+    @staticmethod
+    def _scaled(param: Float | Int, value: Any, factor: float) -> Any:
+        """``value * factor`` clipped to the bounds and snapped onto the parameter's grid."""
+        new = min(max(float(value) * factor, float(param.low)), float(param.high))
+        if isinstance(param, Int):
+            if param.log:
+                return min(max(round(new), param.low), param.high)
+            k = min(max(round((new - param.low) / param.step), 0), param.n_values - 1)
+            return param.low + k * param.step
+        if param.step is not None:
+            return param.decode(param.encode(new))
+        return new
+
+    # --- telling -------------------------------------------------------------------------
+    def _match(self, trial: FrozenTrial) -> int | None:
+        """Index of the pending segment ``trial`` ran, or ``None`` (a foreign trial)."""
+        key = _key(trial.params)
+        for i, seg in enumerate(self._pending):
+            if _key(seg.config) != key:
+                continue
+            if trial.budget is None:
+                return i
+            if seg.parent == trial.parent and abs(seg.budget - float(trial.budget)) <= _EPS * max(
+                1.0, abs(seg.budget)
+            ):
+                return i
+        return None
+
+    def _tell(self, trial: FrozenTrial) -> None:
+        if trial.number in self._applied:
+            return
+        index = self._match(trial)
+        if index is None:
+            return
+        self._applied.add(trial.number)
+        seg = self._pending.pop(index)
+        member = self._members[seg.member]
+        loss = self._loss(trial) if trial.state is TrialState.COMPLETE else None
+        if loss is None:
+            member.loss = None
+            member.status = "ready"
+            self._ready.append(member.id)
+            return
+        member.config = dict(seg.config)
+        member.trial = trial.number
+        member.end = float(seg.budget)
+        member.loss = loss
+        if member.end >= float(self.budget.max) - _EPS:
+            member.status = "done"
+        else:
+            member.status = "ready"
+            self._ready.append(member.id)
+
+    # --- state ---------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "members": [asdict(m) for m in self._members],
+            "ready": list(self._ready),
+            "pending": [asdict(s) for s in self._pending],
+            "applied": sorted(self._applied),
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self._members = [Member(**m) for m in state.get("members", [])]
+        self._ready = [int(i) for i in state.get("ready", [])]
+        self._pending = [Segment(**s) for s in state.get("pending", [])]
+        self._applied = {int(n) for n in state.get("applied", [])}
