@@ -17,14 +17,15 @@ integral budgets (``Budget("epoch", 1, 27)`` gives 3: segments end at 3, 6, ...,
    member with a configuration drawn uniformly from the space (budget: the first segment
    end, parent ``None``).
 2. *The member that has waited longest* since its last segment finished (first in, first
-   out). Members are ranked by the loss of their most recent completed segment (members
-   at different budgets are compared as they are, as in the paper); with ``n`` ranked
-   members, ``k = floor(quantile * n)``. A member among the bottom ``k`` **exploits**: its
-   next segment continues from a top-``k`` member's latest trial (``parent`` = that trial,
-   the donor chosen uniformly, budget = the donor's progress + ``interval``) with the
-   donor's configuration **explored**. Any other member continues its own lineage
-   unchanged (``parent`` = its own latest trial, same configuration). Donors that
-   already reached ``budget.max`` are not copied (nothing would be left to train).
+   out). It is ranked against every segment that ended at the same budget (its
+   *cohort*: the results of all members there, including members that have since moved
+   on or been replaced), so members that run ahead or lag behind under parallel workers
+   are compared at equal progress. With ``n`` results in the cohort,
+   ``k = floor(quantile * n)``. A member among the bottom ``k`` **exploits**: its next
+   segment continues from a top-``k`` trial of the cohort (``parent`` = that trial, the
+   donor chosen uniformly, so the copied checkpoint is the donor's state at the same
+   budget) with the donor's configuration **explored**. Any other member continues its
+   own lineage unchanged (``parent`` = its own latest trial, same configuration).
 3. *Every member busy* (more workers than waiting members): rather than idling a worker
    (and because raising :class:`~hpo.exceptions.SearchSpaceExhausted` would end the whole
    run), the population grows by one member: a fresh random one while it has fewer than
@@ -41,9 +42,10 @@ kept. Parameters not listed keep the donor's value. In a conditional space a par
 that becomes active is drawn from its prior.
 
 **Failed or pruned segments** (and COMPLETE ones without a finite value) leave the member
-with no score: its next segment exploits a top member like a bottom member does; with no
-donor it continues from its own last good trial with an explored configuration, or, having
-none, restarts from scratch with a fresh random configuration.
+with no score: its next segment exploits a top trial of the cohort at its last good
+budget (at the first segment end if it has none), like a bottom member does; with no
+donor it continues from its own last good trial with an explored configuration, or,
+having none, restarts from scratch with a fresh random configuration.
 
 ``on_report`` always answers CONTINUE: segments end by their budget.
 
@@ -106,6 +108,18 @@ class Segment:
     config: dict[str, Any]
     budget: float
     parent: int | None
+
+
+@dataclass
+class Result:
+    """A completed segment with a score: where it ended, its loss, its trial, the member
+    that ran it and its configuration."""
+
+    end: float
+    loss: float
+    trial: int
+    member: int
+    config: dict[str, Any]
 
 
 class PBTSearcher(Searcher):
@@ -217,6 +231,7 @@ class PBTSearcher(Searcher):
         self._members: list[Member] = []
         self._ready: list[int] = []  # member ids waiting for their next segment, FIFO
         self._pending: list[Segment] = []
+        self._results: list[Result] = []
         self._applied: set[int] = set()  # trial numbers already applied to the population
 
     # --- segments ------------------------------------------------------------------------
@@ -251,65 +266,79 @@ class PBTSearcher(Searcher):
             )
         if len(self._members) < 2 * self.population_size:
             return self._new_member(rng)
-        donors = self._donors(None)
+        donors = self._branch_donors()
         if not donors:
             return self._new_member(rng)
         donor = donors[0]
         member = Member(len(self._members), dict(donor.config))
         self._members.append(member)
-        return self._segment(member, self._explore(donor.config, rng), donor, "branch")
+        config = self._explore(donor.config, rng)
+        return self._segment(member, config, donor.end, donor.trial, "branch", donor.id)
 
     def _new_member(self, rng: np.random.Generator) -> Suggestion:
         member = Member(len(self._members), self.space.sample(rng))
         self._members.append(member)
-        return self._segment(member, member.config, None, "new")
+        return self._segment(member, member.config, 0.0, None, "new")
 
     def _segment(
-        self, member: Member, config: dict[str, Any], source: Member | None, how: str
+        self,
+        member: Member,
+        config: dict[str, Any],
+        start: float,
+        parent: int | None,
+        how: str,
+        donor: int | None = None,
     ) -> Suggestion:
-        """Record and return ``member``'s next segment, continuing from ``source``'s
-        latest trial (``None``: from scratch)."""
+        """Record and return ``member``'s next segment, continuing at ``start`` from the
+        checkpoint of trial ``parent`` (``None``: from scratch) of member ``donor``
+        (``None``: its own)."""
         config = self.space.canonical(config)
-        start = source.end if source is not None else 0.0
-        parent = source.trial if source is not None else None
         seg = Segment(member.id, config, self.segment_end(start), parent)
         member.status = "running"
         self._pending.append(seg)
-        info: dict[str, Any] = {"member": member.id, "action": how, "start": start}
-        if source is not None and source is not member:
-            info["donor"] = source.id
+        info: dict[str, Any] = {"member": member.id, "action": how, "start": float(start)}
+        if donor is not None and donor != member.id:
+            info["donor"] = donor
         return Suggestion(config, budget=seg.budget, parent=parent, info=info)
 
-    def _ranked(self) -> list[Member]:
-        scored = [m for m in self._members if m.loss is not None]
-        return sorted(scored, key=lambda m: (m.loss, m.id))
+    def _cohort(self, end: float) -> list[Result]:
+        """The scored segments that ended at ``end``, best first."""
+        same = [r for r in self._results if abs(r.end - end) <= _EPS * max(1.0, abs(end))]
+        return sorted(same, key=lambda r: (r.loss, r.trial))
 
-    def _donors(self, member: Member | None) -> list[Member]:
-        """The top-``k`` members (best first) that have budget left, ``member`` excluded."""
-        ranked = self._ranked()
+    def _branch_donors(self) -> list[Member]:
+        """The top-``k`` members by their latest score (best first) that have budget left:
+        the members a new branch may start from."""
+        ranked = sorted(
+            (m for m in self._members if m.loss is not None), key=lambda m: (m.loss, m.id)
+        )
         k = max(1, int(self.quantile * len(ranked)))
         return [
-            m
-            for m in ranked[:k]
-            if m is not member and m.end < float(self.budget.max) - _EPS and m.trial is not None
+            m for m in ranked[:k] if m.end < float(self.budget.max) - _EPS and m.trial is not None
         ]
 
     def _next_segment(self, member: Member, rng: np.random.Generator) -> Suggestion:
-        ranked = self._ranked()
-        k = int(self.quantile * len(ranked))
-        bottom = member.loss is None or (k >= 1 and member in ranked[len(ranked) - k :])
-        if bottom:
-            donors = self._donors(member)
-            if donors:
-                donor = donors[int(rng.integers(len(donors)))]
-                return self._segment(member, self._explore(donor.config, rng), donor, "exploit")
-            if member.loss is None:  # failed, and nobody to copy
-                if member.trial is None:
-                    member.config = self.space.sample(rng)
-                    member.end = 0.0
-                    return self._segment(member, member.config, None, "restart")
-                return self._segment(member, self._explore(member.config, rng), member, "retry")
-        return self._segment(member, member.config, member, "continue")
+        end = member.end if member.trial is not None else self.segment_end(0.0)
+        cohort = self._cohort(end)
+        k = int(self.quantile * len(cohort))
+        if member.loss is None:  # failed: copy one of the best at its last good budget
+            donors = [r for r in cohort[: max(1, k)] if r.member != member.id]
+        elif k >= 1 and any(r.trial == member.trial for r in cohort[len(cohort) - k :]):
+            donors = [r for r in cohort[:k] if r.trial != member.trial]
+        else:
+            donors = []
+        if donors:
+            donor = donors[int(rng.integers(len(donors)))]
+            config = self._explore(donor.config, rng)
+            return self._segment(member, config, donor.end, donor.trial, "exploit", donor.member)
+        if member.loss is None:  # failed, and nobody to copy
+            if member.trial is None:
+                member.config = self.space.sample(rng)
+                member.end = 0.0
+                return self._segment(member, member.config, 0.0, None, "restart")
+            config = self._explore(member.config, rng)
+            return self._segment(member, config, member.end, member.trial, "retry")
+        return self._segment(member, member.config, member.end, member.trial, "continue")
 
     # --- explore -------------------------------------------------------------------------
     def _explore(self, config: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -380,6 +409,7 @@ class PBTSearcher(Searcher):
         member.trial = trial.number
         member.end = float(seg.budget)
         member.loss = loss
+        self._results.append(Result(member.end, loss, trial.number, member.id, member.config))
         if member.end >= float(self.budget.max) - _EPS:
             member.status = "done"
         else:
@@ -392,6 +422,7 @@ class PBTSearcher(Searcher):
             "members": [asdict(m) for m in self._members],
             "ready": list(self._ready),
             "pending": [asdict(s) for s in self._pending],
+            "results": [asdict(r) for r in self._results],
             "applied": sorted(self._applied),
         }
 
@@ -399,4 +430,5 @@ class PBTSearcher(Searcher):
         self._members = [Member(**m) for m in state.get("members", [])]
         self._ready = [int(i) for i in state.get("ready", [])]
         self._pending = [Segment(**s) for s in state.get("pending", [])]
+        self._results = [Result(**r) for r in state.get("results", [])]
         self._applied = {int(n) for n in state.get("applied", [])}

@@ -127,6 +127,31 @@ def test_exploit_bottom_member_and_explore_listed_hyperparams() -> None:
     assert exploit.config["units"] in candidates
 
 
+@pytest.mark.parametrize(
+    ("late_loss", "action", "parent"), [(0.5, "continue", 6), (4.0, "exploit", 0)]
+)
+def test_a_lagging_member_is_ranked_at_equal_progress(
+    late_loss: float, action: str, parent: int
+) -> None:
+    """Members 0-2 run ahead to budget 6 (losses 0.1-0.3) before member 3 finishes its
+    first segment: member 3 is ranked against the results at budget 3 (losses 1-3), not
+    against the others' newer results, and an exploit copies a donor's state at 3."""
+    searcher = pbt()
+    first = searcher.ask(4)
+    for number, s in enumerate(first[:3]):
+        searcher.tell(finish(number, s, float(number + 1)))
+    ahead = searcher.ask(3)
+    assert [s.info["action"] for s in ahead] == ["continue"] * 3  # 3 results at 3: k = 0
+    for number, s in enumerate(ahead, start=3):
+        searcher.tell(finish(number, s, (number - 2) / 10))
+    searcher.tell(finish(6, first[3], late_loss))
+    nxt = searcher.ask(4)
+    assert [s.info["member"] for s in nxt] == [0, 1, 2, 3]
+    assert [s.info["action"] for s in nxt[:3]] == ["continue"] * 3  # 3 results at 6: k = 0
+    assert nxt[3].info["action"] == action
+    assert nxt[3].parent == parent and nxt[3].budget == 6 and nxt[3].info["start"] == 3.0
+
+
 def test_maximize_ranks_the_other_way() -> None:
     searcher = pbt(direction="maximize")
     first = searcher.ask(4)
