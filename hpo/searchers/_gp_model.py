@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 from scipy import linalg, optimize, special
+from scipy.linalg import lapack
 
 SQRT5 = math.sqrt(5.0)
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -63,8 +64,10 @@ def matern52(
     x1: np.ndarray, x2: np.ndarray, lengthscales: np.ndarray, variance: float
 ) -> np.ndarray:
     """The Matérn-5/2 kernel matrix ``k(x1_i, x2_j)`` with per-dimension length scales."""
-    diff = (x1[:, None, :] - x2[None, :, :]) / lengthscales
-    r = np.sqrt(np.sum(diff * diff, axis=-1))
+    a, b = x1 / lengthscales, x2 / lengthscales
+    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: one matrix product instead of an (m, n, d) temporary
+    r2 = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
+    r = np.sqrt(np.maximum(r2, 0.0))
     return variance * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * np.exp(-SQRT5 * r)
 
 
@@ -81,6 +84,17 @@ def cholesky(k: np.ndarray) -> np.ndarray:
     raise linalg.LinAlgError("kernel matrix is not positive definite even with jitter 1e-3")
 
 
+def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
+    """``K^-1`` from the lower Cholesky factor of ``K`` (LAPACK ``potri``, symmetrized;
+    the factor's upper triangle must be zero, as :func:`scipy.linalg.cholesky` leaves it)."""
+    inv, info = lapack.dpotri(chol, lower=1)  # fills the lower triangle; the upper stays 0
+    if info != 0:  # pragma: no cover - the factor came from a successful Cholesky
+        return linalg.cho_solve((chol, True), np.eye(len(chol)), check_finite=False)
+    full = inv + inv.T
+    full.flat[:: len(full) + 1] *= 0.5  # the diagonal was counted twice
+    return full
+
+
 def _prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
     mean = np.array([_lengthscale_prior_mean(d)] * d + [_SIGNAL_PRIOR[0], _NOISE_PRIOR[0]])
     sd = np.array([_LENGTHSCALE_PRIOR_SD] * d + [_SIGNAL_PRIOR[1], _NOISE_PRIOR[1]])
@@ -92,12 +106,12 @@ def neg_log_posterior(
     theta: np.ndarray, sqdiff: np.ndarray, y: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus log prior, and its analytic gradient.
-    ``sqdiff[i]`` holds the squared differences ``(x_j - x_k)^2`` along dimension ``i``."""
+    ``sqdiff[i]`` holds the squared differences ``(x_j - x_k)^2`` along dimension ``i``,
+    flattened over ``(j, k)`` (shape ``(d, n * n)``)."""
     d, n = sqdiff.shape[0], len(y)
-    ls2 = np.exp(2.0 * theta[:d])
+    inv_ls2 = np.exp(-2.0 * theta[:d])
     var, noise = math.exp(theta[d]), math.exp(theta[d + 1])
-    scaled = sqdiff / ls2[:, None, None]
-    r = np.sqrt(np.sum(scaled, axis=0))
+    r = np.sqrt(inv_ls2 @ sqdiff).reshape(n, n)  # matrix-vector products, no (d, n, n) temp
     e = np.exp(-SQRT5 * r)
     k0 = var * (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e
     try:
@@ -106,10 +120,10 @@ def neg_log_posterior(
         return 1e25, np.zeros_like(theta)
     alpha = linalg.cho_solve((chol, True), y, check_finite=False)
     lml = -0.5 * y @ alpha - np.sum(np.log(np.diag(chol))) - 0.5 * n * _LOG_2PI
-    w = np.outer(alpha, alpha) - linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
-    g = w * (var * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e)  # dK/dlog l_i = g * scaled_i
+    w = np.outer(alpha, alpha) - _inverse_from_cholesky(chol)
+    g = w * (var * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e)  # dK/dlog l_i = g * sqdiff_i / l_i^2
     grad = np.empty(d + 2)
-    grad[:d] = 0.5 * np.einsum("jk,ijk->i", g, scaled)
+    grad[:d] = 0.5 * (sqdiff @ g.ravel()) * inv_ls2
     grad[d] = 0.5 * np.sum(w * k0)
     grad[d + 1] = 0.5 * np.trace(w) * noise
     lp, dlp = _prior(theta, d)
@@ -122,7 +136,10 @@ def fit_hyperparameters(
     """Maximize the log marginal likelihood (plus the weak priors) by L-BFGS-B in log
     space from each of ``starts``; the best ``theta`` found."""
     d = x.shape[1]
-    sqdiff = np.transpose((x[:, None, :] - x[None, :, :]) ** 2, (2, 0, 1))
+    n = len(x)
+    sqdiff = np.ascontiguousarray(
+        np.transpose((x[:, None, :] - x[None, :, :]) ** 2, (2, 0, 1)).reshape(d, n * n)
+    )
     bounds = theta_bounds(d)
     best, best_f = np.asarray(starts[0], dtype=float), math.inf
     for start in starts:
