@@ -11,6 +11,7 @@ from hpo.storage.base import (
     ComparisonRecord,
     Storage,
     StudyRecord,
+    StudySummary,
     TrialBatch,
 )
 from hpo.storage.memory import InMemoryStorage
@@ -21,6 +22,7 @@ __all__ = [
     "InMemoryStorage",
     "Storage",
     "StudyRecord",
+    "StudySummary",
     "TrialBatch",
     "get_storage",
 ]

@@ -38,6 +38,9 @@ _migration_lock = threading.Lock()  # alembic's `context` proxy is process-globa
 class SchemaVersionError(HPOError, RuntimeError):
     """The database's schema is newer than this version of hpo (or is not hpo's)."""
 
+    code = "schema_version"
+    kind = "unavailable"
+
 
 # --- engines -----------------------------------------------------------------------------
 def is_memory_sqlite(url: URL) -> bool:

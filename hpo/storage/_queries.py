@@ -2,8 +2,8 @@
 
 Building a SQLAlchemy statement costs more than running it on SQLite, so the hot paths
 (ask, tell, report) execute these prebuilt statements with bound parameters (``p_*``).
-Also here: turning rows into :class:`~hpo.trial.FrozenTrial` and
-:class:`~hpo.storage.base.StudyRecord` values.
+Also here: turning rows into :class:`~hpo.trial.FrozenTrial`,
+:class:`~hpo.storage.base.StudyRecord` and :class:`~hpo.storage.base.StudySummary` values.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Row
 
+from hpo.budget import Budget
 from hpo.space import Space
 from hpo.storage._schema import comparison_studies, comparisons, counters, studies, trials
 from hpo.storage._schema import trial_intermediate_values as ivalues
-from hpo.storage.base import ComparisonMember, ComparisonRecord, StudyRecord
+from hpo.storage.base import ComparisonMember, ComparisonRecord, StudyRecord, StudySummary
 from hpo.trial import FrozenTrial, TrialState
 
 UNFINISHED = (TrialState.WAITING.value, TrialState.RUNNING.value)
@@ -37,20 +38,35 @@ HAS_VALUES = sa.literal_column(
 ).label("has_values")
 
 # --- studies -----------------------------------------------------------------------------
+_NOW: sa.BindParameter[Any] = bindparam("p_now", type_=studies.c.last_activity.type)
+#: ``last_activity`` moved forward to ``p_now`` (never back: writers' clocks interleave)
+_LATEST_ACTIVITY = sa.case(
+    (sa.or_(studies.c.last_activity.is_(None), studies.c.last_activity < _NOW), _NOW),
+    else_=studies.c.last_activity,
+)
+
+
+def _bump(*, number: bool, activity: bool) -> sa.Update:
+    """Lock the study row and take the next change sequence (and the next trial number;
+    and record a trial start, heartbeat or finish at ``p_now`` as its last activity)."""
+    values: dict[str, Any] = {"seq": studies.c.seq + 1}
+    returning = [studies.c.seq]
+    if number:
+        values["n_trials"] = studies.c.n_trials + 1
+        returning.append(studies.c.n_trials)
+    if activity:
+        values["last_activity"] = _LATEST_ACTIVITY
+    return sa.update(studies).where(studies.c.id == _STUDY).values(**values).returning(*returning)
+
+
 #: lock the study row and take the next change sequence
-BUMP_SEQ = (
-    sa.update(studies)
-    .where(studies.c.id == _STUDY)
-    .values(seq=studies.c.seq + 1)
-    .returning(studies.c.seq)
-)
-#: the same, also taking the next trial number
-BUMP_SEQ_AND_NUMBER = (
-    sa.update(studies)
-    .where(studies.c.id == _STUDY)
-    .values(seq=studies.c.seq + 1, n_trials=studies.c.n_trials + 1)
-    .returning(studies.c.seq, studies.c.n_trials)
-)
+BUMP_SEQ = _bump(number=False, activity=False)
+#: the same, for a trial start, heartbeat or finish at ``p_now``
+BUMP_SEQ_ACTIVE = _bump(number=False, activity=True)
+#: lock the study row, take the next change sequence and the next trial number
+BUMP_SEQ_AND_NUMBER = _bump(number=True, activity=False)
+#: the same, for a trial started at ``p_now``
+BUMP_SEQ_AND_NUMBER_ACTIVE = _bump(number=True, activity=True)
 STUDY_N_TRIALS = sa.select(studies.c.n_trials).where(studies.c.id == _STUDY)
 STUDY_NAME = sa.select(studies.c.name).where(studies.c.id == _STUDY)
 COUNT_IN_STATES = (
@@ -78,6 +94,17 @@ def _update_unfinished(**values: Any) -> sa.Update:
 
 
 TOUCH = _update_unfinished(heartbeat=bindparam("p_now")).returning(trials.c.id)
+#: beat the RUNNING trials among ``p_numbers`` (one statement, one change sequence)
+TOUCH_MANY = (
+    sa.update(trials)
+    .where(
+        trials.c.study_id == _STUDY,
+        trials.c.number.in_(bindparam("p_numbers", expanding=True)),
+        trials.c.state == TrialState.RUNNING.value,
+    )
+    .values(seq=_SEQ, heartbeat=bindparam("p_now", type_=trials.c.heartbeat.type))
+    .returning(trials.c.number)
+)
 MARK = _update_unfinished().returning(trials.c.id)
 SET_PARAMS = _update_unfinished(params=bindparam("p_params", type_=trials.c.params.type))
 SET_ATTRS = _update_unfinished(user_attrs=bindparam("p_attrs", type_=trials.c.user_attrs.type))
@@ -135,8 +162,84 @@ def changed_trials(incremental: bool, filtered: bool) -> tuple[sa.Select[Any], s
     return rows, values
 
 
+# --- summaries ---------------------------------------------------------------------------
+_COMPLETE = TrialState.COMPLETE.value
+
+
+def _best_value(descending: bool) -> sa.ScalarSelect[Any]:
+    """The study's least (greatest) COMPLETE value: one seek in ``ix_trials_study_best``."""
+    t = trials.alias("bv")
+    return (
+        sa.select(t.c.value)
+        .where(t.c.study_id == studies.c.id, t.c.state == _COMPLETE, t.c.value.is_not(None))
+        .order_by(t.c.value.desc() if descending else t.c.value)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def study_summaries(filtered: bool) -> sa.Select[Any]:
+    """One statement for the summaries of all studies (of ``p_studies`` when ``filtered``),
+    oldest first, in one snapshot. Per study: its counts by state (``n_<state>``, NULL
+    without trials) from one ``GROUP BY`` over the ``(study_id, state, number)`` index, the
+    best value and the earliest trial holding it by seeks in ``ix_trials_study_best``, and
+    the maintained ``last_activity``; no trial row is read."""
+    ids: sa.BindParameter[list[int]] = bindparam("p_studies", expanding=True)
+    counts = sa.select(
+        trials.c.study_id,
+        *(
+            sa.func.sum(sa.case((trials.c.state == s.value, 1), else_=0)).label(_count_key(s))
+            for s in TrialState
+        ),
+    ).group_by(trials.c.study_id)
+    best_value = sa.case(
+        (studies.c.direction == "maximize", _best_value(descending=True)),
+        else_=_best_value(descending=False),
+    ).label("best_value")
+    base = sa.select(
+        studies.c.id,
+        studies.c.name,
+        studies.c.direction,
+        studies.c.searcher,
+        studies.c.created_at,
+        studies.c.owner,
+        studies.c.last_activity,
+        best_value,
+    )
+    if filtered:
+        counts = counts.where(trials.c.study_id.in_(ids))
+        base = base.where(studies.c.id.in_(ids))
+    by_state = counts.subquery("counts")
+    s = base.subquery("s")
+    t = trials.alias("bn")
+    best_number = (
+        sa.select(t.c.number)
+        .where(t.c.study_id == s.c.id, t.c.state == _COMPLETE, t.c.value == s.c.best_value)
+        .order_by(t.c.number)
+        .limit(1)
+        .scalar_subquery()
+        .label("best_number")
+    )
+    return (
+        sa.select(s, best_number, *(by_state.c[_count_key(st)] for st in TrialState))
+        .select_from(s.outerjoin(by_state, by_state.c.study_id == s.c.id))
+        .order_by(s.c.id)
+    )
+
+
+def _count_key(state: TrialState) -> str:
+    return f"n_{state.value.lower()}"
+
+
 # --- comparisons -------------------------------------------------------------------------
 COMPARISON_ID = sa.select(comparisons.c.id).where(comparisons.c.id == bindparam("p_comparison"))
+_NAMED_COMPARISON = sa.select(comparisons.c.id).where(comparisons.c.name == bindparam("p_name"))
+#: a comparison's links to its studies, then the comparison itself (by name)
+DELETE_COMPARISON_LINKS = sa.delete(comparison_studies).where(
+    comparison_studies.c.comparison_id.in_(_NAMED_COMPARISON.scalar_subquery())
+)
+DELETE_COMPARISON = sa.delete(comparisons).where(comparisons.c.name == bindparam("p_name"))
 #: members of the comparisons in ``p_comparisons``, with their study names
 COMPARISON_MEMBERS = (
     sa.select(
@@ -218,6 +321,8 @@ def frozen_trial(
         parent=m["parent"],
         searcher_time=_float(m["searcher_time"]),
         heartbeat=m["heartbeat"],
+        suggestion_id=m["suggestion_id"],
+        searcher_info=m["searcher_info"] or {},
     )
 
 
@@ -237,6 +342,27 @@ def study_record(row: Row[*tuple[Any, ...]]) -> StudyRecord:
         created_at=m["created_at"],
         user_attrs=m["user_attrs"] or {},
         define_by_run=bool(m["define_by_run"]),
+        budget=None if m["budget"] is None else Budget.from_json(m["budget"]),
+        stopper=m["stopper"],
+        stopper_kwargs=m["stopper_kwargs"] or {},
+        owner=m["owner"],
+    )
+
+
+def study_summary(row: Row[*tuple[Any, ...]]) -> StudySummary:
+    """A row of :func:`study_summaries` as a summary."""
+    m = row._mapping
+    return StudySummary(
+        study_id=m["id"],
+        name=m["name"],
+        direction=m["direction"],
+        searcher=m["searcher"],
+        counts={s.value: int(m[_count_key(s)] or 0) for s in TrialState},
+        best_value=_float(m["best_value"]),
+        best_number=m["best_number"],
+        last_activity=m["last_activity"],
+        created_at=m["created_at"],
+        owner=m["owner"],
     )
 
 

@@ -13,6 +13,14 @@ Design choices:
 * ``studies.seq`` is the study's change sequence and ``trials.seq`` the sequence of a
   trial's last change; ``get_trials(since=...)`` reads through the ``(study_id, seq)`` index.
 * ``studies.n_trials`` is the next trial number, bumped in the same statement as ``seq``.
+* Study summaries come from aggregates, never from reading every trial: counts by state
+  from ``GROUP BY`` over the ``(study_id, state, number)`` index, the best COMPLETE value
+  and its trial from two seeks in the ``(study_id, state, value, number)`` index, and the
+  last activity from ``studies.last_activity``, kept up to date (the latest trial start,
+  heartbeat or finish) by the statement that bumps ``seq``.
+* Multi-fidelity settings (``budget``, ``stopper``, ``stopper_kwargs``) and the study's
+  ``owner`` (who drives it) are study columns; a trial records the searcher's suggestion
+  it evaluates (``suggestion_id``, ``searcher_info``).
 * Comparisons are tables of their own (``comparisons``, and ``comparison_studies`` linking
   a comparison to one study per searcher label and seed), not study attributes; deleting
   a study or a comparison removes its links.
@@ -66,6 +74,10 @@ def json_type(*, nullable: bool = False) -> sa.JSON:
     return sa.JSON(none_as_null=nullable)
 
 
+#: the server default of NOT NULL JSON object columns added to existing tables
+EMPTY_JSON_OBJECT = sa.text("'{}'")
+
+
 studies = sa.Table(
     "studies",
     metadata,
@@ -83,6 +95,11 @@ studies = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("seq", BigInt, nullable=False, default=0),
     sa.Column("n_trials", sa.Integer, nullable=False, default=0),
+    sa.Column("budget", json_type(nullable=True), nullable=True),
+    sa.Column("stopper", sa.String(128), nullable=True),
+    sa.Column("stopper_kwargs", json_type(), nullable=False, server_default=EMPTY_JSON_OBJECT),
+    sa.Column("owner", sa.String(256), nullable=True),
+    sa.Column("last_activity", UTCDateTime, nullable=True),
     sa.UniqueConstraint("name", name="uq_studies_name"),
     sqlite_autoincrement=True,  # never reuse the id of a deleted study
 )
@@ -111,6 +128,8 @@ trials = sa.Table(
     sa.Column("searcher_time", sa.Double, nullable=True),
     sa.Column("heartbeat", UTCDateTime, nullable=True),
     sa.Column("seq", BigInt, nullable=False),
+    sa.Column("suggestion_id", sa.String(128), nullable=True),
+    sa.Column("searcher_info", json_type(), nullable=False, server_default=EMPTY_JSON_OBJECT),
     sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     sa.CheckConstraint(
         "state IN ('WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAILED')",
@@ -118,6 +137,7 @@ trials = sa.Table(
     ),
     sa.Index("ix_trials_study_seq", "study_id", "seq"),
     sa.Index("ix_trials_study_state", "study_id", "state", "number"),
+    sa.Index("ix_trials_study_best", "study_id", "state", "value", "number"),
 )
 
 trial_intermediate_values = sa.Table(

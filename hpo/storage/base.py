@@ -25,11 +25,17 @@ Contract, checked by :mod:`hpo.testing.storage_conformance`:
   ``heartbeat()``. Reports and attributes do not beat. ``fail_stale_trials`` fails the
   RUNNING trials whose last beat is older than a cut-off, so a trial whose worker died is
   never stuck RUNNING; trials that never beat (driven by hand with ask/tell) are left alone.
+* **Owner.** ``StudyRecord.owner`` is ``None`` for a study driven in-process (any number
+  of processes may each drive it, coordinating through counters), or names the server that
+  drives it (``set_study_owner``); a process then refuses to drive it itself.
+* **Summaries.** ``study_summaries`` returns counts by state, the best value and the last
+  activity of studies from aggregates, never by reading every trial.
 * **Comparisons** are stored groups of studies (searchers x seeds on one problem):
   ``create_comparison`` (a unique name, else
   :class:`~hpo.exceptions.DuplicateComparisonError`), ``add_comparison_study`` (one study
   per ``(label, seed)``), ``get_comparison`` (with its members;
-  :class:`~hpo.exceptions.ComparisonNotFoundError` if none) and ``list_comparisons``.
+  :class:`~hpo.exceptions.ComparisonNotFoundError` if none), ``list_comparisons`` and
+  ``delete_comparison`` (the record and its links; member studies stay).
   Deleting a study removes it from its comparisons.
 """
 
@@ -41,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hpo.budget import Budget
 from hpo.exceptions import TrialFinishedError
 from hpo.space import Space
 from hpo.trial import FrozenTrial, TrialState
@@ -58,7 +65,9 @@ class StudyRecord:
     """A study as stored: its definition, the searcher to rebuild, and its state.
 
     ``define_by_run`` studies were created without a space; their ``space`` holds the
-    parameters their trials have suggested so far.
+    parameters their trials have suggested so far. ``budget``, ``stopper`` and
+    ``stopper_kwargs`` are the multi-fidelity settings (``None`` / empty without them);
+    ``owner`` is ``None`` for a study driven in-process, else who drives it (a server).
     """
 
     study_id: int
@@ -73,6 +82,33 @@ class StudyRecord:
     created_at: datetime | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict)
     define_by_run: bool = False
+    budget: Budget | None = None
+    stopper: str | None = None
+    stopper_kwargs: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """A study at a glance, computed by the storage from aggregates: trial counts by
+    state (every state present, zeros included), the best COMPLETE value for the study's
+    direction and its trial number, and the time of the last change to any trial (start,
+    heartbeat or finish; ``None`` without trials)."""
+
+    study_id: int
+    name: str
+    direction: str
+    searcher: str
+    counts: dict[str, int]
+    best_value: float | None = None
+    best_number: int | None = None
+    last_activity: datetime | None = None
+    created_at: datetime | None = None
+    owner: str | None = None
+
+    @property
+    def n_trials(self) -> int:
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)
@@ -130,6 +166,10 @@ class Storage(ABC):
         seed: int | None = None,
         metric: str | None = None,
         user_attrs: dict[str, Any] | None = None,
+        budget: Budget | None = None,
+        stopper: str | None = None,
+        stopper_kwargs: dict[str, Any] | None = None,
+        owner: str | None = None,
     ) -> StudyRecord:
         """Create a study; :class:`~hpo.exceptions.DuplicateStudyError` if the name exists.
 
@@ -150,6 +190,15 @@ class Storage(ABC):
     @abstractmethod
     def delete_study(self, name: str) -> None:
         """Remove a study and its trials."""
+
+    @abstractmethod
+    def set_study_owner(self, study_id: int, owner: str | None) -> None:
+        """Record who drives the study (``None``: in-process drivers)."""
+
+    @abstractmethod
+    def study_summaries(self, study_ids: Iterable[int] | None = None) -> list[StudySummary]:
+        """Summaries of the given studies (all when ``None``), oldest first; unknown ids
+        are skipped. Computed from aggregates, never by reading every trial."""
 
     @abstractmethod
     def set_study_space(self, study_id: int, space: Space) -> None:
@@ -175,9 +224,12 @@ class Storage(ABC):
         parent: int | None = None,
         searcher_time: float | None = None,
         heartbeat: bool = False,
+        suggestion_id: str | None = None,
+        searcher_info: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         """Add a trial with the next number; RUNNING trials get their start time now, and
-        their first heartbeat when ``heartbeat`` is true."""
+        their first heartbeat when ``heartbeat`` is true. ``suggestion_id`` and
+        ``searcher_info`` (JSON) record the searcher's ask it evaluates."""
 
     @abstractmethod
     def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
@@ -199,6 +251,12 @@ class Storage(ABC):
     @abstractmethod
     def heartbeat(self, study_id: int, number: int) -> None:
         """Record that a running trial's worker is alive."""
+
+    @abstractmethod
+    def heartbeat_trials(self, study_id: int, numbers: Iterable[int]) -> list[int]:
+        """Beat several running trials in one call (one transaction in SQL); returns the
+        numbers beaten. Finished or unknown numbers are skipped, not errors: a batch may
+        race with trials finishing."""
 
     @abstractmethod
     def finish_trial(
@@ -280,6 +338,11 @@ class Storage(ABC):
     @abstractmethod
     def list_comparisons(self) -> list[ComparisonRecord]:
         """All comparisons with their members, oldest first."""
+
+    @abstractmethod
+    def delete_comparison(self, name: str) -> None:
+        """Remove a comparison and its links to studies (the studies stay);
+        :class:`~hpo.exceptions.ComparisonNotFoundError` if none."""
 
     # --- lifecycle ---------------------------------------------------------------------
     def enqueue_trial(self, study_id: int, params: dict[str, Any]) -> FrozenTrial:

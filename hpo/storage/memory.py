@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from hpo.budget import Budget
 from hpo.exceptions import (
     ComparisonNotFoundError,
     DuplicateComparisonError,
@@ -23,6 +26,7 @@ from hpo.storage.base import (
     ComparisonRecord,
     Storage,
     StudyRecord,
+    StudySummary,
     TrialBatch,
     utcnow,
 )
@@ -35,6 +39,26 @@ class _StudyData:
     trials: list[FrozenTrial] = field(default_factory=list)
     changelog: list[int] = field(default_factory=list)  # trial number changed at seq i + 1
     counters: dict[str, int] = field(default_factory=dict)
+    # kept up to date by every write, so that summaries read no trial
+    counts: dict[TrialState, int] = field(default_factory=lambda: dict.fromkeys(TrialState, 0))
+    best: tuple[float, int] | None = None  # (value, number) of the best COMPLETE trial
+    last_activity: datetime | None = None  # the latest trial start, heartbeat or finish
+
+    def track(self, old: FrozenTrial | None, new: FrozenTrial) -> None:
+        """Update the counts, the best trial and the last activity for a write."""
+        if old is None or old.state is not new.state:
+            if old is not None:
+                self.counts[old.state] -= 1
+            self.counts[new.state] += 1
+        value = new.value
+        if new.state is TrialState.COMPLETE and value is not None and not math.isnan(value):
+            sign = 1.0 if self.record.direction == "minimize" else -1.0
+            best = self.best
+            if best is None or (sign * value, new.number) < (sign * best[0], best[1]):
+                self.best = (float(value), new.number)
+        for stamp in (new.datetime_start, new.heartbeat, new.datetime_complete):
+            if stamp is not None and (self.last_activity is None or stamp > self.last_activity):
+                self.last_activity = stamp
 
 
 class InMemoryStorage(Storage):
@@ -46,6 +70,7 @@ class InMemoryStorage(Storage):
         self._names: dict[str, int] = {}
         self._next_id = 1
         self._comparisons: dict[str, ComparisonRecord] = {}
+        self._next_comparison_id = 1
         # comparison id -> {(label, seed): study id}
         self._members: dict[int, dict[tuple[str, int], int]] = {}
 
@@ -64,6 +89,7 @@ class InMemoryStorage(Storage):
             metrics=dict(trial.metrics),
             intermediate_values=dict(trial.intermediate_values),
             user_attrs=copy.deepcopy(trial.user_attrs),
+            searcher_info=copy.deepcopy(trial.searcher_info),
         )
 
     def _trial(self, data: _StudyData, number: int) -> FrozenTrial:
@@ -72,7 +98,13 @@ class InMemoryStorage(Storage):
         return data.trials[number]
 
     def _put(self, data: _StudyData, trial: FrozenTrial) -> FrozenTrial:
-        data.trials[trial.number] = trial
+        """Store a new or changed trial under a new change sequence."""
+        if trial.number == len(data.trials):
+            data.trials.append(trial)
+            data.track(None, trial)
+        else:
+            data.track(data.trials[trial.number], trial)
+            data.trials[trial.number] = trial
         data.changelog.append(trial.number)
         return trial
 
@@ -97,6 +129,10 @@ class InMemoryStorage(Storage):
         seed: int | None = None,
         metric: str | None = None,
         user_attrs: dict[str, Any] | None = None,
+        budget: Budget | None = None,
+        stopper: str | None = None,
+        stopper_kwargs: dict[str, Any] | None = None,
+        owner: str | None = None,
     ) -> StudyRecord:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
@@ -118,6 +154,10 @@ class InMemoryStorage(Storage):
                 metric=metric,
                 created_at=utcnow(),
                 user_attrs=copy.deepcopy(user_attrs or {}),
+                budget=budget,
+                stopper=stopper,
+                stopper_kwargs=copy.deepcopy(stopper_kwargs or {}),
+                owner=owner,
             )
             self._studies[record.study_id] = _StudyData(record)
             self._names[name] = record.study_id
@@ -142,7 +182,39 @@ class InMemoryStorage(Storage):
         with self._lock:
             if name not in self._names:
                 raise StudyNotFoundError(f"no study named {name!r}")
-            del self._studies[self._names.pop(name)]
+            study_id = self._names.pop(name)
+            del self._studies[study_id]
+            for links in self._members.values():  # deleting a study leaves its comparisons
+                for key in [k for k, sid in links.items() if sid == study_id]:
+                    del links[key]
+
+    def set_study_owner(self, study_id: int, owner: str | None) -> None:
+        with self._lock:
+            data = self._study(study_id)
+            data.record = StudyRecord(**{**data.record.__dict__, "owner": owner})
+
+    def study_summaries(self, study_ids: Iterable[int] | None = None) -> list[StudySummary]:
+        with self._lock:
+            if study_ids is None:
+                chosen = list(self._studies.values())
+            else:
+                ids = {int(i) for i in study_ids}
+                chosen = [d for sid, d in self._studies.items() if sid in ids]
+            return [
+                StudySummary(
+                    study_id=d.record.study_id,
+                    name=d.record.name,
+                    direction=d.record.direction,
+                    searcher=d.record.searcher,
+                    counts={state.value: n for state, n in d.counts.items()},
+                    best_value=None if d.best is None else d.best[0],
+                    best_number=None if d.best is None else d.best[1],
+                    last_activity=d.last_activity,
+                    created_at=d.record.created_at,
+                    owner=d.record.owner,
+                )
+                for d in chosen
+            ]
 
     def set_study_space(self, study_id: int, space: Space) -> None:
         with self._lock:
@@ -175,6 +247,8 @@ class InMemoryStorage(Storage):
         parent: int | None = None,
         searcher_time: float | None = None,
         heartbeat: bool = False,
+        suggestion_id: str | None = None,
+        searcher_info: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         if state not in (TrialState.RUNNING, TrialState.WAITING):
             raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
@@ -190,8 +264,9 @@ class InMemoryStorage(Storage):
                 budget=budget,
                 parent=parent,
                 searcher_time=searcher_time,
+                suggestion_id=suggestion_id,
+                searcher_info=copy.deepcopy(searcher_info or {}),
             )
-            data.trials.append(trial)
             return self._snapshot(self._put(data, trial))
 
     def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
@@ -237,6 +312,19 @@ class InMemoryStorage(Storage):
             data = self._study(study_id)
             trial = self._running(data, number)
             self._put(data, trial.evolve(heartbeat=utcnow()))
+
+    def heartbeat_trials(self, study_id: int, numbers: Iterable[int]) -> list[int]:
+        with self._lock:
+            data = self._study(study_id)
+            trials, now = data.trials, utcnow()
+            beaten = [
+                n
+                for n in sorted({int(n) for n in numbers})
+                if 0 <= n < len(trials) and trials[n].state is TrialState.RUNNING
+            ]
+            for n in beaten:
+                self._put(data, trials[n].evolve(heartbeat=now))
+            return beaten
 
     def finish_trial(
         self,
@@ -312,7 +400,7 @@ class InMemoryStorage(Storage):
                     "to resume it, or choose another name"
                 )
             record = ComparisonRecord(
-                comparison_id=len(self._comparisons) + 1,
+                comparison_id=self._next_comparison_id,
                 name=name,
                 problem=problem,
                 direction=direction,
@@ -324,6 +412,7 @@ class InMemoryStorage(Storage):
             )
             self._comparisons[name] = record
             self._members[record.comparison_id] = {}
+            self._next_comparison_id += 1
             return record
 
     def add_comparison_study(
@@ -362,3 +451,10 @@ class InMemoryStorage(Storage):
         with self._lock:
             records = sorted(self._comparisons.values(), key=lambda r: r.comparison_id)
             return [self._with_members(r) for r in records]
+
+    def delete_comparison(self, name: str) -> None:
+        with self._lock:
+            record = self._comparisons.pop(name, None)
+            if record is None:
+                raise ComparisonNotFoundError(f"no comparison named {name!r}")
+            del self._members[record.comparison_id]  # the studies stay

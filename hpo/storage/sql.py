@@ -11,7 +11,13 @@ How the contract of :mod:`hpo.storage.base` is kept, across threads and processe
   study therefore commit in ``seq`` order, so a reader that has seen ``seq = n`` has seen
   every change up to ``n``, and ``get_trials(since=n)`` never misses one. Trial numbers come
   from the same locked statement (``n_trials = n_trials + 1``), so they are dense.
+  A batch of heartbeats is one such bump and one ``UPDATE ... WHERE number IN (...)``:
+  the beaten trials share the new ``seq``, committed together.
 * **Counters** are one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement.
+* **Summaries** are one statement for any number of studies: counts by state from a
+  ``GROUP BY`` over the ``(study_id, state, number)`` index, the best value from seeks in
+  the ``(study_id, state, value, number)`` index, and ``studies.last_activity``, which the
+  bump of a trial start, heartbeat or finish moves forward.
 * **SQLite** runs in WAL mode with ``synchronous=NORMAL`` (a crash loses no committed
   transaction; a power cut may lose the last few) and a 30 s busy timeout. Write
   transactions start with ``BEGIN IMMEDIATE``, so concurrent processes queue for the write
@@ -30,11 +36,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
+from hpo.budget import Budget
 from hpo.exceptions import (
     ComparisonNotFoundError,
     DuplicateComparisonError,
@@ -59,6 +67,7 @@ from hpo.storage.base import (
     ComparisonRecord,
     Storage,
     StudyRecord,
+    StudySummary,
     TrialBatch,
     utcnow,
 )
@@ -69,6 +78,10 @@ __all__ = ["SQLStorage", "SchemaVersionError", "alembic_config"]
 
 class _NoWaitingTrial(Exception):
     """Rolls back ``pop_waiting_trial`` when the queue is empty."""
+
+
+class _NothingChanged(Exception):
+    """Rolls back ``heartbeat_trials`` when none of its trials could be beaten."""
 
 
 def _no_study(study_id: int) -> StudyNotFoundError:
@@ -135,9 +148,13 @@ class SQLStorage(Storage):
             yield conn
 
     # --- helpers -----------------------------------------------------------------------
-    def _bump(self, conn: Connection, study_id: int) -> int:
-        """Lock the study row and return its next change sequence."""
-        seq = conn.execute(q.BUMP_SEQ, {"p_study": study_id}).scalar()
+    def _bump(self, conn: Connection, study_id: int, activity: datetime | None = None) -> int:
+        """Lock the study row and return its next change sequence; ``activity``: the time
+        of a trial start, heartbeat or finish (the study's last activity, unless later)."""
+        if activity is None:
+            seq = conn.execute(q.BUMP_SEQ, {"p_study": study_id}).scalar()
+        else:
+            seq = conn.execute(q.BUMP_SEQ_ACTIVE, {"p_study": study_id, "p_now": activity}).scalar()
         if seq is None:
             raise _no_study(study_id)
         return int(seq)
@@ -193,6 +210,10 @@ class SQLStorage(Storage):
         seed: int | None = None,
         metric: str | None = None,
         user_attrs: dict[str, Any] | None = None,
+        budget: Budget | None = None,
+        stopper: str | None = None,
+        stopper_kwargs: dict[str, Any] | None = None,
+        owner: str | None = None,
     ) -> StudyRecord:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
@@ -210,6 +231,10 @@ class SQLStorage(Storage):
             metric=metric,
             created_at=utcnow(),
             user_attrs=q.json_copy(user_attrs or {}),
+            budget=budget,
+            stopper=stopper,
+            stopper_kwargs=q.json_copy(stopper_kwargs or {}),
+            owner=owner,
         )
         row = {
             "name": name,
@@ -225,6 +250,11 @@ class SQLStorage(Storage):
             "created_at": record.created_at,
             "seq": 0,
             "n_trials": 0,
+            "budget": None if budget is None else budget.to_json(),
+            "stopper": stopper,
+            "stopper_kwargs": record.stopper_kwargs,
+            "owner": owner,
+            "last_activity": None,
         }
         key = self._insert_named(
             studies,
@@ -285,6 +315,19 @@ class SQLStorage(Storage):
             if not conn.execute(stmt).rowcount:
                 raise _no_study(study_id)
 
+    def set_study_owner(self, study_id: int, owner: str | None) -> None:
+        self._update_study(study_id, owner=owner)
+
+    def study_summaries(self, study_ids: Iterable[int] | None = None) -> list[StudySummary]:
+        args: dict[str, Any] = {}
+        if study_ids is not None:
+            args["p_studies"] = sorted({int(i) for i in study_ids})
+            if not args["p_studies"]:
+                return []
+        with self._read() as conn:
+            rows = conn.execute(q.study_summaries(study_ids is not None), args).all()
+        return [q.study_summary(r) for r in rows]
+
     def set_study_space(self, study_id: int, space: Space) -> None:
         self._update_study(study_id, space=space.to_json())
 
@@ -313,14 +356,22 @@ class SQLStorage(Storage):
         parent: int | None = None,
         searcher_time: float | None = None,
         heartbeat: bool = False,
+        suggestion_id: str | None = None,
+        searcher_info: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         if state not in (TrialState.RUNNING, TrialState.WAITING):
             raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
         now = utcnow() if state is TrialState.RUNNING else None
         beat = now if heartbeat else None
         params = q.json_copy(params)
+        info = q.json_copy(searcher_info or {})
+        bump_args: dict[str, Any] = {"p_study": study_id}
+        if now is None:
+            bump = q.BUMP_SEQ_AND_NUMBER
+        else:  # a start: the study's last activity
+            bump, bump_args["p_now"] = q.BUMP_SEQ_AND_NUMBER_ACTIVE, now
         with self._write() as conn:
-            bumped = conn.execute(q.BUMP_SEQ_AND_NUMBER, {"p_study": study_id}).first()
+            bumped = conn.execute(bump, bump_args).first()
             if bumped is None:
                 raise _no_study(study_id)
             seq, n_trials = bumped
@@ -338,6 +389,8 @@ class SQLStorage(Storage):
                 "parent": parent,
                 "searcher_time": searcher_time,
                 "seq": seq,
+                "suggestion_id": suggestion_id,
+                "searcher_info": info,
             }
             conn.execute(q.INSERT_TRIAL, row)
         return FrozenTrial(
@@ -349,13 +402,15 @@ class SQLStorage(Storage):
             budget=budget,
             parent=parent,
             searcher_time=searcher_time,
+            suggestion_id=suggestion_id,
+            searcher_info=q.json_copy(info),
         )
 
     def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
         now = utcnow()
         try:
             with self._write() as conn:
-                seq = self._bump(conn, study_id)  # with the study row locked: one caller wins
+                seq = self._bump(conn, study_id, now)  # the study row locked: one caller wins
                 beat = now if heartbeat else None
                 args = {"p_study": study_id, "p_seq": seq, "p_now": now, "p_now2": beat}
                 row = conn.execute(q.START_WAITING, args).first()
@@ -374,10 +429,11 @@ class SQLStorage(Storage):
     def _touch(self, conn: Connection, study_id: int, number: int, *, beat: bool) -> int:
         """New change sequence (and heartbeat, if ``beat``) for an unfinished trial;
         returns its row id."""
-        seq = self._bump(conn, study_id)
+        now = utcnow() if beat else None
+        seq = self._bump(conn, study_id, now)
         args: dict[str, Any] = {"p_study": study_id, "p_number": number, "p_seq": seq}
         if beat:
-            args["p_now"] = utcnow()
+            args["p_now"] = now
         trial_id = conn.execute(q.TOUCH if beat else q.MARK, args).scalar()
         if trial_id is None:
             raise self._trial_error(conn, study_id, number)
@@ -393,6 +449,22 @@ class SQLStorage(Storage):
         with self._write() as conn:
             self._touch(conn, study_id, number, beat=True)
 
+    def heartbeat_trials(self, study_id: int, numbers: Iterable[int]) -> list[int]:
+        wanted = sorted({int(n) for n in numbers})
+        now = utcnow()
+        beaten: list[int] = []
+        try:
+            with self._write() as conn:
+                seq = self._bump(conn, study_id, now)
+                args = {"p_study": study_id, "p_numbers": wanted, "p_seq": seq, "p_now": now}
+                if wanted:
+                    beaten = sorted(int(n) for n in conn.execute(q.TOUCH_MANY, args).scalars())
+                if not beaten:
+                    raise _NothingChanged  # no trace: neither the sequence nor the activity
+        except _NothingChanged:
+            pass
+        return beaten
+
     def finish_trial(
         self,
         study_id: int,
@@ -405,6 +477,7 @@ class SQLStorage(Storage):
     ) -> FrozenTrial:
         if not state.is_finished:
             raise ValueError(f"finish_trial needs COMPLETE, PRUNED or FAILED, got {state}")
+        now = utcnow()
         args = {
             "p_study": study_id,
             "p_number": number,
@@ -412,10 +485,10 @@ class SQLStorage(Storage):
             "p_value": None if value is None else float(value),
             "p_metrics": q.json_copy(dict(metrics or {})),
             "p_error": error,
-            "p_now": utcnow(),
+            "p_now": now,
         }
         with self._write() as conn:
-            args["p_seq"] = self._bump(conn, study_id)
+            args["p_seq"] = self._bump(conn, study_id, now)
             row = conn.execute(q.FINISH, args).first()
             if row is None:
                 raise self._trial_error(conn, study_id, number)
@@ -548,3 +621,10 @@ class SQLStorage(Storage):
 
     def list_comparisons(self) -> list[ComparisonRecord]:
         return self._comparisons(None)
+
+    def delete_comparison(self, name: str) -> None:
+        with self._write() as conn:
+            conn.execute(q.DELETE_COMPARISON_LINKS, {"p_name": name})  # the studies stay
+            deleted = conn.execute(q.DELETE_COMPARISON, {"p_name": name}).rowcount
+        if not deleted:
+            raise ComparisonNotFoundError(f"no comparison named {name!r}")

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from hpo.budget import Budget
 from hpo.exceptions import (
     ComparisonNotFoundError,
     DuplicateComparisonError,
@@ -37,7 +38,7 @@ from hpo.exceptions import (
     TrialNotFoundError,
 )
 from hpo.space import Categorical, Float, Int, Space
-from hpo.storage import Storage, StudyRecord, get_storage
+from hpo.storage import Storage, StudyRecord, StudySummary, get_storage
 from hpo.trial import FrozenTrial, TrialState
 
 StorageFactory = Callable[[], Storage]
@@ -194,10 +195,14 @@ class StorageConformance:
             lambda: storage.get_trial(missing, 0),
             lambda: storage.get_trials(missing),
             lambda: storage.next_counter(missing, "k"),
+            lambda: storage.set_study_owner(missing, "server"),
+            lambda: storage.heartbeat_trials(missing, [0]),
+            lambda: storage.heartbeat_trials(missing, []),
         ]
         for call in calls:
             with pytest.raises(StudyNotFoundError):
                 call()
+        assert storage.study_summaries([missing]) == []
 
     def test_list_studies_oldest_first(self, storage: Storage) -> None:
         for name in ("b", "a", "c"):
@@ -234,6 +239,216 @@ class StorageConformance:
         storage.save_searcher_state(study.study_id, {"version": 2})
         assert storage.get_study("study").searcher_state == {"version": 2}
 
+    def test_fidelity_settings_and_owner_round_trip(self, storage: Storage) -> None:
+        kwargs = {"eta": 3, "grace": 2.5, "nested": {"a": [1, None, True]}}
+        created = storage.create_study(
+            "mf",
+            direction="minimize",
+            space=rich_space(),
+            searcher="random",
+            budget=Budget("epoch", 1, 50),
+            stopper="asha",
+            stopper_kwargs=kwargs,
+            owner="server-1",
+        )
+        fractional = storage.create_study(
+            "frac",
+            direction="maximize",
+            space=None,
+            searcher="random",
+            budget=Budget("fraction", 0.125, 1.0),
+        )
+        kwargs["eta"] = 99  # the caller's dict is not the stored one
+        plain = storage.create_study("plain", direction="minimize", space=None, searcher="random")
+        for got in (storage.get_study("mf"), storage.get_study_by_id(created.study_id)):
+            assert got == created
+            assert got.budget == Budget("epoch", 1, 50)
+            assert got.budget is not None and got.budget.integral  # ints stay ints
+            assert [type(v) for v in (got.budget.min, got.budget.max)] == [int, int]
+            assert got.stopper == "asha" and got.owner == "server-1"
+            assert got.stopper_kwargs == {"eta": 3, "grace": 2.5, "nested": {"a": [1, None, True]}}
+            assert got.user_attrs == {}  # the settings are not user attributes
+        frac = storage.get_study("frac")
+        assert frac == fractional and frac.budget == Budget("fraction", 0.125, 1.0)
+        assert frac.budget is not None and not frac.budget.integral
+        assert (frac.stopper, frac.stopper_kwargs, frac.owner) == (None, {}, None)
+        got = storage.get_study("plain")
+        assert got == plain
+        assert (got.budget, got.stopper, got.stopper_kwargs, got.owner) == (None, None, {}, None)
+        assert storage.list_studies() == [created, fractional, plain]
+
+    def test_set_study_owner(self, storage: Storage, study: StudyRecord) -> None:
+        other = storage.create_study("other", direction="minimize", space=None, searcher="random")
+        assert study.owner is None
+        storage.set_study_owner(study.study_id, "server-a:8080")
+        got = storage.get_study("study")
+        assert got.owner == "server-a:8080"
+        assert got == StudyRecord(**{**study.__dict__, "owner": "server-a:8080"})
+        assert storage.get_study("other") == other  # only that study
+        storage.set_study_owner(study.study_id, "server-b")
+        assert storage.get_study_by_id(study.study_id).owner == "server-b"
+        storage.set_study_owner(study.study_id, None)  # back to in-process drivers
+        assert storage.get_study("study") == study
+
+    # --- summaries ---------------------------------------------------------------------
+    @staticmethod
+    def _summary(storage: Storage, study_id: int) -> StudySummary:
+        (summary,) = storage.study_summaries([study_id])
+        return summary
+
+    def test_summary_of_an_empty_study(self, storage: Storage) -> None:
+        record = storage.create_study(
+            "empty", direction="maximize", space=None, searcher="grid", owner="srv"
+        )
+        assert storage.study_summaries() == [
+            StudySummary(
+                study_id=record.study_id,
+                name="empty",
+                direction="maximize",
+                searcher="grid",
+                counts={"WAITING": 0, "RUNNING": 0, "COMPLETE": 0, "PRUNED": 0, "FAILED": 0},
+                best_value=None,
+                best_number=None,
+                last_activity=None,
+                created_at=record.created_at,
+                owner="srv",
+            )
+        ]
+        assert storage.study_summaries()[0].n_trials == 0
+
+    def test_summary_counts_every_state(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        for _ in range(6):
+            storage.create_trial(sid, params={})
+        storage.enqueue_trial(sid, {})
+        storage.enqueue_trial(sid, {})
+        storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        storage.finish_trial(sid, 1, TrialState.PRUNED, value=0.5)
+        storage.finish_trial(sid, 2, TrialState.FAILED, error="boom")
+        storage.finish_trial(sid, 3, TrialState.FAILED, error="boom")
+        storage.pop_waiting_trial(sid)  # 6 runs
+        summary = self._summary(storage, sid)
+        assert summary.counts == {
+            "WAITING": 1,
+            "RUNNING": 3,
+            "COMPLETE": 1,
+            "PRUNED": 1,
+            "FAILED": 2,
+        }
+        assert list(summary.counts) == [s.value for s in TrialState]
+        assert summary.n_trials == 8 == storage.count_trials(sid)
+        assert (summary.study_id, summary.name, summary.direction, summary.searcher) == (
+            sid,
+            "study",
+            "minimize",
+            "random",
+        )
+        assert (summary.created_at, summary.owner) == (study.created_at, None)
+
+    @pytest.mark.parametrize(
+        ("direction", "finishes", "best"),
+        [
+            # COMPLETE trials as (number, value), in the order they finish; the best
+            # (number, value): ties go to the earliest number, not the first to finish
+            ("minimize", [(0, 2.0), (3, -1.5), (2, -1.5), (1, 0.0)], (2, -1.5)),
+            ("maximize", [(0, 2.0), (3, 7.0), (2, 7.0), (1, 0.0)], (2, 7.0)),
+            ("minimize", [(1, 0.0), (0, 0.0), (2, 0.5)], (0, 0.0)),
+            ("maximize", [(3, -4.0), (2, -8.0)], (3, -4.0)),
+        ],
+    )
+    def test_summary_best_value_for_the_direction(
+        self,
+        storage: Storage,
+        direction: str,
+        finishes: list[tuple[int, float]],
+        best: tuple[int, float],
+    ) -> None:
+        record = storage.create_study("best", direction=direction, space=None, searcher="random")
+        sid = record.study_id
+        for _ in range(6):
+            storage.create_trial(sid, params={})
+        # a better value that does not count: trial 4 is PRUNED (5 stays RUNNING)
+        storage.finish_trial(
+            sid, 4, TrialState.PRUNED, value=-1e6 if direction == "minimize" else 1e6
+        )
+        for number, value in finishes:
+            storage.finish_trial(sid, number, TrialState.COMPLETE, value=value)
+        summary = self._summary(storage, sid)
+        assert (summary.best_number, summary.best_value) == best
+        assert isinstance(summary.best_value, float)
+
+    def test_summary_best_ignores_other_states(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        for _ in range(3):
+            storage.create_trial(sid, params={})
+        storage.finish_trial(sid, 0, TrialState.PRUNED, value=-5.0)
+        storage.finish_trial(sid, 1, TrialState.FAILED)
+        summary = self._summary(storage, sid)
+        assert (summary.best_value, summary.best_number) == (None, None)
+        storage.finish_trial(sid, 2, TrialState.COMPLETE, value=3)
+        summary = self._summary(storage, sid)
+        assert (summary.best_value, summary.best_number) == (3.0, 2)
+
+    def test_summary_last_activity_moves_forward(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+
+        def last_activity() -> datetime | None:
+            return self._summary(storage, sid).last_activity
+
+        started = storage.create_trial(sid, params={})
+        assert last_activity() == started.datetime_start
+        assert _aware_utc(last_activity())
+        storage.enqueue_trial(sid, {})  # not started: no activity
+        storage.report(sid, 0, 0, 1.0)  # reports do not beat
+        storage.set_trial_user_attr(sid, 0, "k", "v")
+        assert last_activity() == started.datetime_start
+        storage.heartbeat(sid, 0)
+        beat = storage.get_trial(sid, 0).heartbeat
+        assert beat is not None and last_activity() == beat
+        popped = storage.pop_waiting_trial(sid)
+        assert popped is not None and last_activity() == popped.datetime_start
+        storage.heartbeat_trials(sid, [0, 1])
+        beats = {storage.get_trial(sid, n).heartbeat for n in (0, 1)}
+        assert len(beats) == 1 and last_activity() == beats.pop()
+        done = storage.finish_trial(sid, 1, TrialState.COMPLETE, value=1.0)
+        assert done.datetime_complete is not None and last_activity() == done.datetime_complete
+        stamps = [
+            stamp
+            for t in storage.get_trials(sid).trials
+            for stamp in (t.datetime_start, t.heartbeat, t.datetime_complete)
+            if stamp is not None
+        ]
+        assert last_activity() == max(stamps)
+
+    def test_summaries_of_several_studies(self, storage: Storage) -> None:
+        ids = []
+        for name, direction in (("b", "maximize"), ("a", "minimize"), ("c", "minimize")):
+            ids.append(
+                storage.create_study(name, direction=direction, space=None, searcher="random")
+            )
+        b, a, c = (r.study_id for r in ids)
+        for i, sid in enumerate((b, a, c)):
+            for n in range(3 - i):
+                storage.create_trial(sid, params={})
+                storage.finish_trial(sid, n, TrialState.COMPLETE, value=float(n))
+        storage.set_study_owner(a, "srv")
+        everything = storage.study_summaries()
+        assert [s.name for s in everything] == ["b", "a", "c"]  # oldest first
+        assert [(s.n_trials, s.best_value, s.best_number) for s in everything] == [
+            (3, 2.0, 2),  # maximize
+            (2, 0.0, 0),
+            (1, 0.0, 0),
+        ]
+        assert [s.owner for s in everything] == [None, "srv", None]
+        assert [s.name for s in storage.study_summaries([c, 987_654, b])] == ["b", "c"]
+        assert storage.study_summaries([c, c]) == [everything[2]]
+        assert storage.study_summaries([]) == []
+        assert storage.study_summaries(iter([a])) == [everything[1]]
+        storage.delete_study("a")
+        assert [s.name for s in storage.study_summaries()] == ["b", "c"]
+
     # --- creating trials -----------------------------------------------------------------
     def test_create_trial_fields(self, storage: Storage, study: StudyRecord) -> None:
         before = datetime.now(UTC)
@@ -259,6 +474,41 @@ class StorageConformance:
             assert trial.datetime_complete is None
         assert storage.get_trial(study.study_id, 1).parent == 0
         assert second.heartbeat is None  # no heartbeat unless asked: never judged stale
+
+    def test_suggestion_round_trip(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        info = {"action": "exploit", "donor": 3, "nested": {"a": [1, None, True]}, "ü": 0.5}
+        created = storage.create_trial(
+            sid, params={"C": 1.0}, suggestion_id="ab12", searcher_info=info
+        )
+        info["donor"] = 99  # the caller's dict is not the stored one
+        expected = {"action": "exploit", "donor": 3, "nested": {"a": [1, None, True]}, "ü": 0.5}
+        queued = storage.create_trial(
+            sid,
+            params={"C": 2.0},
+            state=TrialState.WAITING,
+            suggestion_id="cd34",
+            searcher_info={"member": "tpe"},
+        )
+        plain = storage.enqueue_trial(sid, {"C": 3.0})
+        cursor = storage.get_trials(sid).cursor
+        popped = storage.pop_waiting_trial(sid, heartbeat=True)
+        assert popped is not None and popped.number == 1
+        done = storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        since = storage.get_trials(sid, since=cursor).trials
+        assert [t.number for t in since] == [0, 1]
+        for t in (created, storage.get_trial(sid, 0), storage.get_trials(sid).trials[0]):
+            assert (t.suggestion_id, t.searcher_info) == ("ab12", expected)
+        for t in (done, since[0]):
+            assert (t.suggestion_id, t.searcher_info) == ("ab12", expected)
+        for t in (queued, popped, since[1], storage.get_trial(sid, 1)):
+            assert (t.suggestion_id, t.searcher_info) == ("cd34", {"member": "tpe"})
+        for t in (plain, storage.get_trial(sid, 2), storage.get_trials(sid).trials[2]):
+            assert (t.suggestion_id, t.searcher_info) == (None, {})
+        assert storage.get_trials(sid, states=[TrialState.WAITING]).trials[0].suggestion_id is None
+        created.searcher_info["action"] = "changed"  # a snapshot: the store keeps its own
+        storage.get_trial(sid, 0).searcher_info["action"] = "changed"
+        assert storage.get_trial(sid, 0).searcher_info == expected
 
     def test_waiting_trial_has_no_start(self, storage: Storage, study: StudyRecord) -> None:
         trial = storage.enqueue_trial(study.study_id, {"C": 1.0})
@@ -460,6 +710,38 @@ class StorageConformance:
         assert beat is not None and first.heartbeat is not None and beat >= first.heartbeat
         storage.report(sid, 0, 1, 0.5)  # reports do not beat
         assert storage.get_trial(sid, 0).heartbeat == beat
+
+    def test_heartbeat_trials(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        first = storage.create_trial(sid, params={}, heartbeat=True)  # 0
+        storage.create_trial(sid, params={})  # 1: never beat yet
+        storage.create_trial(sid, params={}, heartbeat=True)  # 2: finished
+        done = storage.finish_trial(sid, 2, TrialState.COMPLETE, value=1.0)
+        waiting = storage.enqueue_trial(sid, {})  # 3: not running
+        storage.create_trial(sid, params={})  # 4
+        cursor = storage.get_trials(sid).cursor
+        before = datetime.now(UTC)
+        beaten = storage.heartbeat_trials(sid, [4, 0, 2, 99, 1, 3, 0, -1])
+        after = datetime.now(UTC)
+        assert sorted(beaten) == [0, 1, 4]
+        batch = storage.get_trials(sid, since=cursor)
+        assert [t.number for t in batch.trials] == [0, 1, 4] and batch.cursor > cursor
+        beats = {t.heartbeat for t in batch.trials}
+        assert len(beats) == 1  # one beat for the batch
+        beat = beats.pop()
+        assert beat is not None and _aware_utc(beat) and before <= beat <= after
+        assert first.heartbeat is not None and beat >= first.heartbeat
+        for t in batch.trials:
+            assert t == storage.get_trial(sid, t.number)
+            assert t.state is TrialState.RUNNING
+        assert storage.get_trial(sid, 2) == done  # finished: untouched
+        assert storage.get_trial(sid, 3) == waiting  # waiting: untouched
+        cursor = batch.cursor
+        assert storage.heartbeat_trials(sid, [2, 3, 99]) == []
+        assert storage.heartbeat_trials(sid, []) == []
+        assert storage.get_trials(sid, since=cursor).trials == []  # nothing beaten, no trace
+        assert sorted(storage.heartbeat_trials(sid, (n for n in (1,)))) == [1]
+        assert [t.number for t in storage.get_trials(sid, since=cursor).trials] == [1]
 
     def test_fail_stale_trials(self, storage: Storage, study: StudyRecord) -> None:
         sid = study.study_id
@@ -820,6 +1102,40 @@ class StorageConformance:
             storage.add_comparison_study(cmp.comparison_id, s.study_id, label="r", seed=seed)
         storage.delete_study("s0")
         assert [m.study_name for m in storage.get_comparison("cmp").members] == ["s1"]
+
+    def test_delete_comparison_keeps_its_studies(self, storage: Storage) -> None:
+        cmp = self._comparison(storage)
+        other = self._comparison(storage, "other")
+        members = []
+        for seed in (0, 1):
+            s = storage.create_study(
+                f"s{seed}", direction="minimize", space=None, searcher="random"
+            )
+            storage.create_trial(s.study_id, params={"x": seed})
+            storage.add_comparison_study(cmp.comparison_id, s.study_id, label="r", seed=seed)
+            members.append(s)
+        storage.add_comparison_study(other.comparison_id, members[0].study_id, label="r", seed=0)
+        kept_other = storage.get_comparison("other")
+        storage.delete_comparison("cmp")
+        with pytest.raises(ComparisonNotFoundError, match="no comparison named 'cmp'"):
+            storage.get_comparison("cmp")
+        assert storage.list_comparisons() == [kept_other]
+        assert storage.list_studies() == members  # the studies stay, with their trials
+        for s in members:
+            assert storage.get_trial(s.study_id, 0).params == {"x": members.index(s)}
+        with pytest.raises(ComparisonNotFoundError, match="no comparison named 'cmp'"):
+            storage.delete_comparison("cmp")
+        with pytest.raises(ComparisonNotFoundError, match="no comparison named 'nope'"):
+            storage.delete_comparison("nope")
+        again = self._comparison(storage)  # the name is free again, without the old links
+        assert again.comparison_id not in (cmp.comparison_id, other.comparison_id)
+        assert storage.get_comparison("cmp").members == ()
+        storage.add_comparison_study(again.comparison_id, members[1].study_id, label="r", seed=1)
+        assert [m.study_name for m in storage.get_comparison("cmp").members] == ["s1"]
+        assert storage.get_comparison("other") == kept_other
+        storage.delete_comparison("other")
+        storage.delete_comparison("cmp")
+        assert storage.list_comparisons() == [] and storage.list_studies() == members
 
     def test_comparison_seen_by_another_handle(self, storage_factory: StorageFactory) -> None:
         writer, reader = storage_factory(), storage_factory()
