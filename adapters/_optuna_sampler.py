@@ -49,6 +49,7 @@ class _Relative:
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
         self.told: set[int] = set()
+        self.asks: dict[int, tuple[str, dict[str, Any]]] = {}  # Optuna trial -> id, info
 
 
 class HPOSampler(BaseSampler):
@@ -107,7 +108,7 @@ class HPOSampler(BaseSampler):
             relative = self._searcher_for(study, space)
             self._tell_finished(study, space, relative)
             try:
-                config = relative.searcher.ask(1)[0].config
+                suggestion = relative.searcher.ask(1)[0]
             except SearchSpaceExhausted as exc:
                 self._exhausted = True
                 warnings.warn(
@@ -115,7 +116,8 @@ class HPOSampler(BaseSampler):
                     stacklevel=2,
                 )
                 return {}
-        return dict(config)
+            relative.asks[trial.number] = (suggestion.id, dict(suggestion.info))
+        return dict(suggestion.config)
 
     def _searcher_for(self, study: OptunaStudy, space: Space) -> _Relative:
         key = json.dumps(space.to_json(), sort_keys=True)
@@ -136,6 +138,7 @@ class HPOSampler(BaseSampler):
             state = _STATES[t.state]
             if state is TrialState.COMPLETE and value is None:
                 state = TrialState.FAILED
+            ask_id, info = relative.asks.pop(t.number, (None, {}))
             relative.searcher.tell(
                 FrozenTrial(
                     number=t.number,
@@ -143,6 +146,8 @@ class HPOSampler(BaseSampler):
                     params=space.canonical(params),
                     value=value,
                     intermediate_values=dict(t.intermediate_values),
+                    suggestion_id=ask_id,
+                    searcher_info=info,
                 )
             )
 

@@ -5,6 +5,12 @@ One private in-memory Optuna study per searcher. Every Optuna trial gets a fresh
 seeded from ``(seed, index)``, the index being the study's shared ``trial`` counter (or the
 trial number, define-by-run), so that a rebuilt searcher continues the very same sequence
 once its finished trials are replayed into the Optuna study.
+
+Each ask is a RUNNING Optuna trial kept under the suggestion's id until the trial that
+answers it is told (``trial.suggestion_id``); a told trial without one of those ids
+(enqueued, another process) is added to the Optuna study as a finished foreign trial.
+Configurations are still compared (canonical JSON) for one purpose only: a point asked
+or told before is not proposed again.
 """
 
 from __future__ import annotations
@@ -95,11 +101,12 @@ class OptunaSearcher(Searcher):
         self.options = sampler_options(self.name, self._sampler_cls(), options)
         self._study: optuna.Study | None = None
         self._system_attrs: dict[str, Any] = {}
-        self._asked: dict[str, list[optuna.Trial]] = {}
+        self._asked: dict[str, optuna.Trial] = {}  # suggestion id -> its RUNNING Optuna trial
         self._running: dict[int, tuple[optuna.Trial, optuna.samplers.BaseSampler]] = {}
         self._known: dict[str, Param] = {}
-        self._seen: set[str] = set()
-        # outstanding asks of a loaded state ({"params", "system_attrs"}), not yet restored
+        self._seen: set[str] = set()  # keys of configurations asked or told (no repeats)
+        # outstanding asks of a loaded state ({"id", "params", "system_attrs"}), not yet
+        # restored
         self._pending: list[dict[str, Any]] = []
         try:
             self._sampler(0)
@@ -162,8 +169,9 @@ class OptunaSearcher(Searcher):
                 trial, config = self._propose(self._random_for(index))
                 key = self._key(config)
             self._seen.add(key)
-            self._asked.setdefault(key, []).append(trial)
-            out.append(Suggestion(config, info={"optuna_trial": trial.number}))
+            suggestion = Suggestion(config, info={"optuna_trial": trial.number})
+            self._asked[suggestion.id] = trial
+            out.append(suggestion)
         return out
 
     def _propose(self, sampler: optuna.samplers.BaseSampler) -> tuple[optuna.Trial, dict[str, Any]]:
@@ -209,9 +217,9 @@ class OptunaSearcher(Searcher):
         with contextlib.suppress(TypeError, ValueError):
             self._seen.add(self._key(trial.params))
         own = self._running.pop(trial.number, None)
-        optuna_trial = own[0] if own is not None else self._pop_asked(trial.params)
+        optuna_trial = own[0] if own is not None else self._pop_asked(trial.suggestion_id)
         if optuna_trial is None:
-            self._drop_pending(trial.params)
+            self._drop_pending(trial.suggestion_id)
             self._add_foreign(trial)
             return
         import optuna
@@ -237,28 +245,33 @@ class OptunaSearcher(Searcher):
             attrs = self._study._storage.get_study_system_attrs(self._study._study_id)
         if attrs:
             state["system_attrs"] = dict(attrs)
-        asked = sorted((t.number, id(t), t) for queue in self._asked.values() for t in queue)
-        pending = [self._pending_entry(t) for _, _, t in asked] + self._pending
+        asked = sorted((t.number, sid) for sid, t in self._asked.items())
+        pending = [self._pending_entry(sid, self._asked[sid]) for _, sid in asked]
+        pending += self._pending
         if pending:
             state["pending"] = pending
         return state
 
-    def _pending_entry(self, trial: optuna.Trial) -> dict[str, Any]:
-        """An outstanding Optuna trial as JSON: its values and Optuna's own notes on it
-        (multivariate TPE keeps the relative sample of inactive parameters there)."""
+    def _pending_entry(self, suggestion_id: str, trial: optuna.Trial) -> dict[str, Any]:
+        """An outstanding Optuna trial as JSON: the id of the suggestion it answers, its
+        values and Optuna's own notes on it (multivariate TPE keeps the relative sample of
+        inactive parameters there)."""
         frozen = self._optuna_study()._storage.get_trial(trial._trial_id)
         attrs = {k: v for k, v in frozen.system_attrs.items() if k != "fixed_params"}
-        return {"params": dict(frozen.params), "system_attrs": attrs}
+        return {"id": suggestion_id, "params": dict(frozen.params), "system_attrs": attrs}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self._system_attrs = dict(state.get("system_attrs", {}))
         if self._study is not None:
             for key, value in self._system_attrs.items():
                 self._study._storage.set_study_system_attr(self._study._study_id, key, value)
+        # entries without an id (saved before asks had ids) are answered by no trial: dropped
         self._pending = [
             entry
             for entry in state.get("pending", [])
-            if isinstance(entry, dict) and not self.space.violations(entry.get("params", {}))
+            if isinstance(entry, dict)
+            and isinstance(entry.get("id"), str)
+            and not self.space.violations(entry.get("params", {}))
         ]
 
     def _restore_pending(self) -> None:
@@ -266,9 +279,13 @@ class OptunaSearcher(Searcher):
         replayed trials (those told meanwhile were dropped from the list), as they were."""
         pending, self._pending = self._pending, []
         for entry in pending:
-            self._restore_one(dict(entry["params"]), dict(entry.get("system_attrs", {})))
+            self._restore_one(
+                entry["id"], dict(entry["params"]), dict(entry.get("system_attrs", {}))
+            )
 
-    def _restore_one(self, config: dict[str, Any], system_attrs: dict[str, Any]) -> None:
+    def _restore_one(
+        self, suggestion_id: str, config: dict[str, Any], system_attrs: dict[str, Any]
+    ) -> None:
         study = self._optuna_study()
         with quiet_optuna():
             study.enqueue_trial(config, skip_if_exists=False)
@@ -278,30 +295,25 @@ class OptunaSearcher(Searcher):
             for name, param in self.space.items():
                 if name in config:
                     suggest(trial, name, param)
-        key = self._key(config)
-        self._seen.add(key)
-        self._asked.setdefault(key, []).append(trial)
+        self._seen.add(self._key(config))
+        self._asked[suggestion_id] = trial
 
     # --- bookkeeping -------------------------------------------------------------------------
     def _key(self, config: dict[str, Any]) -> str:
         canonical = self.space.canonical(config) if len(self.space) else config
         return json.dumps(canonical, sort_keys=True)
 
-    def _pop_asked(self, params: dict[str, Any]) -> optuna.Trial | None:
-        try:
-            queue = self._asked.get(self._key(params))
-        except (ValueError, TypeError):
+    def _pop_asked(self, suggestion_id: str | None) -> optuna.Trial | None:
+        """The RUNNING Optuna trial of the ask ``suggestion_id`` (``None``: not ours)."""
+        if suggestion_id is None:
             return None
-        return queue.pop(0) if queue else None
+        return self._asked.pop(suggestion_id, None)
 
-    def _drop_pending(self, params: dict[str, Any]) -> None:
+    def _drop_pending(self, suggestion_id: str | None) -> None:
         """Forget a saved outstanding ask once its trial is told (replayed)."""
-        with contextlib.suppress(TypeError, ValueError):
-            key = self._key(params)
-            for i, entry in enumerate(self._pending):
-                if self._key(entry["params"]) == key:
-                    del self._pending[i]
-                    return
+        if suggestion_id is None:
+            return
+        self._pending = [e for e in self._pending if e["id"] != suggestion_id]
 
     def _param(self, name: str) -> Param | None:
         return self.space.get(name) if name in self.space else self._known.get(name)

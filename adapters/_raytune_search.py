@@ -44,6 +44,8 @@ def _trial_to_json(t: FrozenTrial) -> dict[str, Any]:
         "value": t.value,
         "intermediate_values": {str(k): v for k, v in t.intermediate_values.items()},
         "error": t.error,
+        "suggestion_id": t.suggestion_id,
+        "searcher_info": t.searcher_info,
     }
 
 
@@ -55,6 +57,8 @@ def _trial_from_json(d: Mapping[str, Any]) -> FrozenTrial:
         value=d.get("value"),
         intermediate_values={int(k): float(v) for k, v in d["intermediate_values"].items()},
         error=d.get("error"),
+        suggestion_id=d.get("suggestion_id"),
+        searcher_info=dict(d.get("searcher_info") or {}),
     )
 
 
@@ -144,6 +148,8 @@ class HPOSearch(TuneSearcher):
             state=TrialState.RUNNING,
             params=dict(suggestion.config),
             budget=suggestion.budget,
+            suggestion_id=suggestion.id,
+            searcher_info=dict(suggestion.info),
         )
         self._next_number += 1
         self._live[trial_id] = trial

@@ -28,7 +28,10 @@ next point, so asks before any tell are distinct. The result depends only on the
 trials, the pending points, ``i`` and (for ``acq_func="gp_hedge"``) the portfolio's gains
 and last candidates, which skopt would keep inside its optimizer: the saved state holds
 the pending points and the hedge, so a seeded study is reproducible and a reloaded one
-continues exactly.
+continues exactly. Pending points are kept by suggestion id: a told trial releases the
+one whose id it carries (``trial.suggestion_id``); a trial without one (enqueued,
+another process) is only an observation. The state (version 2) saves them with their
+ids; a version 1 state still loads, without its pending points.
 
 **Told trials.** Trials the searcher did not propose are told with their point too.
 COMPLETE trials are told their loss (negated when maximizing). FAILED and PRUNED trials
@@ -45,7 +48,6 @@ fixes (estimator tags of scikit-learn >= 1.6, ``np.in1d``): see :class:`_Quantil
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -178,10 +180,6 @@ def _check_kwargs(name: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _key(config: Mapping[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
-
-
 class SkoptSearcher(Searcher):
     """Base of the skopt adapters; subclasses set ``estimator`` (skopt's name for it).
 
@@ -194,7 +192,8 @@ class SkoptSearcher(Searcher):
     """
 
     estimator: ClassVar[str] = ""
-    state_version = 1
+    #: 2: pending points saved with their suggestion ids (version 1 states still load)
+    state_version = 2
 
     def __init__(
         self,
@@ -233,7 +232,7 @@ class SkoptSearcher(Searcher):
         self._dims = to_skopt(self.space)
         self._observed: list[tuple[int, list[Any], float | None]] = []  # number, point, loss
         self._numbers: set[int] = set()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: dict[str, dict[str, Any]] = {}  # suggestion id -> config, oldest first
         self._hedge: dict[str, list[Any]] | None = None  # gp_hedge gains and candidates
 
     # --- points <-> configurations --------------------------------------------------------
@@ -284,7 +283,7 @@ class SkoptSearcher(Searcher):
             random_state=rng,
         )
         lie = float(LIARS[self.liar](ys))
-        pending = [self._point(c) for c in self._pending]
+        pending = [self._point(c) for c in self._pending.values()]
         self._restore_hedge(optimizer)
         with threadpool_limits(1):  # small matrices: BLAS threads only add overhead
             optimizer.tell(xs + pending, ys + [lie] * len(pending))
@@ -311,18 +310,17 @@ class SkoptSearcher(Searcher):
         out = []
         for _ in range(n):
             index = self._next_index("ask")
-            config = self._config(self._one_point(index))
-            self._pending = [*self._pending, config][-MAX_PENDING:]
-            out.append(Suggestion(config, info={"ask": index}))
+            suggestion = Suggestion(self._config(self._one_point(index)), info={"ask": index})
+            self._pending[suggestion.id] = suggestion.config
+            while len(self._pending) > MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+            out.append(suggestion)
         return out
 
     # --- tell ---------------------------------------------------------------------------------
     def _tell(self, trial: FrozenTrial) -> None:
-        key = _key(trial.params)
-        for i, config in enumerate(self._pending):
-            if _key(config) == key:
-                del self._pending[i]
-                break
+        if trial.suggestion_id is not None:
+            self._pending.pop(trial.suggestion_id, None)
         if trial.number in self._numbers or self.space.violations(trial.params):
             return  # told twice, or not a point of this space: nothing to learn
         loss = self._loss(trial) if trial.state is TrialState.COMPLETE else None
@@ -333,16 +331,35 @@ class SkoptSearcher(Searcher):
 
     # --- state --------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"pending": [dict(c) for c in self._pending]}
+        pending = [{"id": i, "config": dict(c)} for i, c in self._pending.items()]
+        state: dict[str, Any] = {"pending": pending}
         if self._hedge is not None:
             state["hedge"] = {k: list(v) for k, v in self._hedge.items()}
         return state
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if type(version) is int and version == 1:  # pending configurations without ids
+            state = {**state, "version": self.state_version, "pending": []}
+        super().load_state_dict(state)
+
     def _load_state(self, state: dict[str, Any]) -> None:
         pending = state.get("pending", [])
-        if not isinstance(pending, list) or not all(isinstance(c, dict) for c in pending):
-            raise ValueError(f"a skopt searcher's 'pending' must be a list of configs: {pending!r}")
-        self._pending = [self.space.canonical(c) for c in pending if not self.space.violations(c)]
+        if not isinstance(pending, list) or not all(
+            isinstance(e, dict)
+            and isinstance(e.get("id"), str)
+            and isinstance(e.get("config"), dict)
+            for e in pending
+        ):
+            raise ValueError(
+                "a skopt searcher's 'pending' must be a list of {'id': str, 'config': dict}, "
+                f"got {pending!r}"
+            )
+        self._pending = {
+            e["id"]: self.space.canonical(e["config"])
+            for e in pending
+            if not self.space.violations(e["config"])
+        }
         hedge = state.get("hedge")
         self._hedge = None
         if isinstance(hedge, dict) and len(hedge.get("gains", ())) == 3 and "candidates" in hedge:

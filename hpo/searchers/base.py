@@ -15,44 +15,49 @@ A minimal searcher::
     class Center(Searcher):
         name = "center"
 
-        def _ask(self, n):
-            return [Suggestion(self.space.decode(np.full(self.space.n_dims, 0.5)))] * n
+        def _ask(self, n):  # one Suggestion per ask: each carries its own id
+            centre = self.space.decode(np.full(self.space.n_dims, 0.5))
+            return [Suggestion(dict(centre)) for _ in range(n)]
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hpo.exceptions import SearcherError
 from hpo.space import Param, Space
-from hpo.trial import FrozenTrial, TrialState
+from hpo.trial import Decision, FrozenTrial, TrialState
 
 Counter = Callable[[str], int]
 
 
-class Decision(StrEnum):
-    """A searcher's or stopper's answer to an intermediate report."""
-
-    CONTINUE = "CONTINUE"
-    STOP = "STOP"
+def new_suggestion_id() -> str:
+    """A fresh, globally unique suggestion id (32 hex digits; draws nothing from any
+    seeded generator, so seeded searchers stay reproducible)."""
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A configuration to evaluate, with the budget and parent trial where they apply."""
+    """A configuration to evaluate, with the budget and parent trial where they apply.
+
+    ``id`` names this ask: the driver stores it on the trial it becomes, and ``tell``
+    hands the searcher that trial with ``trial.suggestion_id == id``, so a searcher keeps
+    its pending asks by id. ``info`` is JSON the searcher wants stored with the trial."""
 
     config: dict[str, Any]
     budget: float | None = None
     parent: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_suggestion_id)
 
 
 class Searcher(ABC):
@@ -132,7 +137,7 @@ class Searcher(ABC):
                     f"searcher {self.name!r} proposed {config!r}, outside the space: "
                     + "; ".join(problems)
                 )
-            out.append(Suggestion(config, s.budget, s.parent, s.info))
+            out.append(Suggestion(config, s.budget, s.parent, s.info, s.id))
         return out
 
     def tell(self, trial: FrozenTrial) -> None:

@@ -29,7 +29,9 @@ what the stopper answers. Suggestions carry ``budget=None``: a trial runs to
 3. *Good / bad.* The level's observations are ranked by loss; the best
    ``max(1, ceil(top_fraction * n))`` (``top_fraction`` 0.15 as in the paper) are *good*,
    the rest *bad*. Configurations asked but not told yet join *bad* (a constant liar),
-   which pushes parallel asks apart.
+   which pushes parallel asks apart. They are kept by suggestion id: the first report or
+   the tell of a trial carrying that id (``trial.suggestion_id``) clears the ask; a trial
+   without one (enqueued, another process) is only an observation.
 4. *Proposal.* Multivariate Parzen mixtures ``l`` (good) and ``g`` (bad) from
    :mod:`hpo.searchers._parzen` (the code TPE uses, conditional parameters included:
    inactive parameters are blanked out and left out of both densities); ``n_candidates``
@@ -38,8 +40,9 @@ what the stopper answers. Suggestions carry ``budget=None``: a trial runs to
 
 Every ask draws from its own generator, ``_rng_for(index)`` with an index from the
 study's shared counter, so a seeded study is reproducible and processes sharing a study
-do not repeat each other. ``state_dict`` keeps only the configurations still pending;
-everything else is rebuilt from the told trials.
+do not repeat each other. ``state_dict`` keeps only the asks still pending (suggestion id
+and configuration; version 2, a version 1 state still loads without them); everything
+else is rebuilt from the told trials.
 
 >>> study = hpo.create_study(objective, searcher="bohb",
 ...                          budget=hpo.Budget("epoch", 1, 27))        # doctest: +SKIP
@@ -57,7 +60,14 @@ import numpy as np
 from hpo.budget import Budget
 from hpo.searchers._parzen import Dim, ParzenMixture
 from hpo.searchers.base import Decision, Searcher, Suggestion
-from hpo.searchers.tpe import _encode_value, blank_inactive, row_config
+from hpo.searchers.tpe import (
+    _encode_value,
+    blank_inactive,
+    load_pending,
+    pending_entries,
+    row_config,
+    upgrade_pending_state,
+)
 from hpo.space import Space
 from hpo.stoppers.hyperband import HyperbandStopper
 from hpo.trial import FrozenTrial, TrialState
@@ -95,6 +105,8 @@ class BOHBSearcher(Searcher):
     name = "bohb"
     owns_stopping = True
     needs_budget = True
+    #: 2: pending asks saved with their suggestion ids (version 1 states still load)
+    state_version = 2
 
     def __init__(
         self,
@@ -155,7 +167,7 @@ class BOHBSearcher(Searcher):
         self._obs: dict[float, dict[int, tuple[np.ndarray, float]]] = {}
         self._failed: set[int] = set()
         self._observed: dict[int, tuple[str, int]] = {}  # number -> (state, n reports) seen
-        # asked, not yet told or reported (constant liars): key -> (config, row)
+        # asked, not yet told or reported (constant liars): suggestion id -> (config, row)
         self._pending: dict[str, tuple[dict[str, Any], np.ndarray | None]] = {}
         self._seen: set[str] = set()  # every configuration asked or told
 
@@ -179,7 +191,6 @@ class BOHBSearcher(Searcher):
                 if other.number != trial.number and other.intermediate_values:
                     self._observe(other)
             self._observe(trial)
-        return self.stopper.on_report(trial, step, value, trials)
         return self.stopper.on_report(trial, step, value, trials)
 
     # --- model data ----------------------------------------------------------------------
@@ -206,7 +217,7 @@ class BOHBSearcher(Searcher):
         if self._observed.get(trial.number) == mark:
             return
         self._observed[trial.number] = mark
-        self._pending.pop(_key(trial.params), None)
+        self._forget_pending(trial)
         self._seen.add(_key(trial.params))
         row = self._row(trial.params)
         if row is None:
@@ -234,12 +245,17 @@ class BOHBSearcher(Searcher):
     def _tell(self, trial: FrozenTrial) -> None:
         if trial.state is TrialState.FAILED:
             self._failed.add(trial.number)
-            self._pending.pop(_key(trial.params), None)
+            self._forget_pending(trial)
             self._seen.add(_key(trial.params))
             for data in self._obs.values():
                 data.pop(trial.number, None)
             return
         self._observe(trial)
+
+    def _forget_pending(self, trial: FrozenTrial) -> None:
+        """Clear the pending ask ``trial`` answers (none for a trial without our id)."""
+        if trial.suggestion_id is not None:
+            self._pending.pop(trial.suggestion_id, None)
 
     def model_level(self) -> float | None:
         """The budget level whose model the next ask uses (``None``: sample uniformly)."""
@@ -260,14 +276,14 @@ class BOHBSearcher(Searcher):
             if config is None or _key(config) in self._seen:
                 config = self.space.sample(rng)
                 use_model = False
-            key = _key(config)
-            self._seen.add(key)
+            self._seen.add(_key(config))
+            info: dict[str, Any] = {"draw": index, "model_budget": level if use_model else None}
+            suggestion = Suggestion(config, info=info)
             if self._names:
-                self._pending[key] = (config, self._row(config))
+                self._pending[suggestion.id] = (config, self._row(config))
                 while len(self._pending) > MAX_PENDING:
                     self._pending.pop(next(iter(self._pending)))
-            info: dict[str, Any] = {"draw": index, "model_budget": level if use_model else None}
-            out.append(Suggestion(config, info=info))
+            out.append(suggestion)
         return out
 
     def _propose(self, level: float, rng: np.random.Generator) -> dict[str, Any]:
@@ -295,9 +311,11 @@ class BOHBSearcher(Searcher):
 
     # --- state ---------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {"pending": [c for c, _ in self._pending.values()]}
+        return {"pending": pending_entries(self._pending)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(upgrade_pending_state(state, self.state_version))
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        pending = [dict(c) for c in state.get("pending", [])]
-        self._pending = {_key(c): (c, self._row(c)) for c in pending}
-        self._seen.update(self._pending)
+        self._pending = {i: (c, self._row(c)) for i, c in load_pending(state)}
+        self._seen.update(_key(c) for c, _ in self._pending.values())

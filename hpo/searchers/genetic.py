@@ -20,9 +20,14 @@ are still never proposed again). Outstanding asks are distinct: each ask has its
 random stream (``_rng_for`` of a shared index) and a child equal to a told or pending
 configuration is bred again (up to 10 times, then drawn at random).
 
+Outstanding asks are kept by suggestion id: a told trial clears the ask whose id it
+carries (``trial.suggestion_id``); one without (enqueued, another process) is only an
+observation. Their configurations still count for the de-duplication above.
+
 The mutation scale decays as ``mutation_scale / sqrt(1 + n / population_size)`` with
 ``n`` the number of completed trials, so it is rebuilt from the trials; the state holds
-only the design seed and the pending configurations.
+only the design seed and the pending asks (id and configuration; version 2, a version 1
+state still loads without its pending configurations).
 
 >>> s = GeneticSearcher(Space({"x": Float(0, 1)}), seed=0, population_size=8)  # doctest: +SKIP
 >>> s.ask(2)                                                                   # doctest: +SKIP
@@ -77,6 +82,8 @@ class GeneticSearcher(Searcher):
     """
 
     name = "genetic"
+    #: 2: pending asks saved with their suggestion ids (version 1 states still load)
+    state_version = 2
 
     def __init__(
         self,
@@ -133,8 +140,8 @@ class GeneticSearcher(Searcher):
         self._generation_told = 0
         self.generation_ = 0
         self._n_complete = 0
-        self._seen: set[str] = set()
-        self._pending: dict[str, None] = {}  # insertion-ordered set
+        self._seen: set[str] = set()  # keys of the told configurations
+        self._pending: dict[str, dict[str, Any]] = {}  # suggestion id -> config, oldest first
 
     @property
     def population_(self) -> tuple[Individual, ...]:
@@ -152,16 +159,18 @@ class GeneticSearcher(Searcher):
         for _ in range(n):
             index = self._next_index("child")
             config, info = self._propose(index, self._rng_for(index))
-            self._pending[_key(config)] = None
+            suggestion = Suggestion(config, info={"child": index, **info})
+            self._pending[suggestion.id] = config
             while len(self._pending) > _MAX_PENDING:
                 del self._pending[next(iter(self._pending))]
-            out.append(Suggestion(config, info={"child": index, **info}))
+            out.append(suggestion)
         return out
 
     def _propose(
         self, index: int, rng: np.random.Generator
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         size = self.population_size
+        pending = {_key(c) for c in self._pending.values()}
         config: dict[str, Any] = {}
         for attempt in range(_RETRIES + 1):
             info: dict[str, Any] = {}
@@ -179,7 +188,7 @@ class GeneticSearcher(Searcher):
             else:
                 config, info = self._breed(rng)
             key = _key(config)
-            if key not in self._seen and key not in self._pending:
+            if key not in self._seen and key not in pending:
                 break
         return config, info
 
@@ -204,13 +213,13 @@ class GeneticSearcher(Searcher):
 
     # --- tell -----------------------------------------------------------------------------
     def _tell(self, trial: FrozenTrial) -> None:
+        if trial.suggestion_id is not None:
+            self._pending.pop(trial.suggestion_id, None)
         config = dict(trial.params)
         valid = not self.space.violations(config)
         if valid:
             config = self.space.canonical(config)
-            key = _key(config)
-            self._seen.add(key)
-            self._pending.pop(key, None)
+            self._seen.add(_key(config))
         loss = self._loss(trial)
         member = None
         if valid and loss is not None:
@@ -253,8 +262,15 @@ class GeneticSearcher(Searcher):
 
     # --- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {"design_seed": self._design_seed, "pending": list(self._pending)}
+        pending = [{"id": i, "config": dict(c)} for i, c in self._pending.items()]
+        return {"design_seed": self._design_seed, "pending": pending}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if type(version) is int and version == 1:  # pending configurations without ids
+            state = {**state, "version": self.state_version, "pending": []}
+        super().load_state_dict(state)
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self._design_seed = int(state.get("design_seed", self._design_seed))
-        self._pending = dict.fromkeys(str(k) for k in state.get("pending", []))
+        self._pending = {str(e["id"]): dict(e["config"]) for e in state.get("pending", [])}

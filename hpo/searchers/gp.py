@@ -15,8 +15,10 @@ control flow:
 * **Pending points.** Asked but not yet told configurations (``ask(n > 1)``, parallel
   workers) enter the posterior as a *constant liar* at the mean observed loss
   (hyperparameters are fitted on real data only), so several outstanding asks are
-  distinct and spread. They are kept in the state, so a rebuilt searcher continues
-  identically; a trial told with the same configuration clears its pending entry.
+  distinct and spread. They are kept by suggestion id, and in the state with their ids,
+  so a rebuilt searcher continues identically; a told trial clears the pending ask whose
+  id it carries (``trial.suggestion_id``), while a trial without one (enqueued, from
+  another process) is only an observation.
 * **Acquisition** (``"ei"`` default, in log space; ``"pi"``; ``"ucb"`` with ``beta``)
   is maximized by scoring 768 random and local candidates (384 unless every parameter
   is a plain unconditional ``Float``) projected through the codec (``encode(decode(u))``,
@@ -27,8 +29,10 @@ control flow:
 * **Cost.** ``O(n^3)`` per fit; the fit warm-starts from the previous hyperparameters
   (plus a restart from the prior's centre every 4th fit, three starts the first time).
   BLAS is held to one thread during an ask (through ``threadpoolctl`` when installed).
-* **State.** The Sobol seed, the pending configurations and the last hyperparameters (the
-  next fit warm-starts from them); everything else is rebuilt from the told trials.
+* **State.** The Sobol seed, the pending asks (id and configuration) and the last
+  hyperparameters (the next fit warm-starts from them); everything else is rebuilt from
+  the told trials. Version 2 added the ids; a version 1 state still loads, its pending
+  configurations dropped.
 
 >>> searcher = GPSearcher(Space({"x": Float(-5, 10)}), seed=0)        # doctest: +SKIP
 >>> searcher.ask(1)[0].config                                         # doctest: +SKIP
@@ -91,6 +95,8 @@ class GPSearcher(Searcher):
     """
 
     name = "gp"
+    #: 2: pending asks saved with their suggestion ids (version 1 states still load)
+    state_version = 2
 
     def __init__(
         self,
@@ -122,8 +128,8 @@ class GPSearcher(Searcher):
         self._sobol_pos = 0
         self._x: list[np.ndarray] = []  # encoded told points (inactive dims at 0.5)
         self._loss_values: list[float | None] = []  # None: failed / pruned / non-finite
-        self._seen: set[str] = set()
-        self._pending: list[dict[str, Any]] = []
+        self._seen: set[str] = set()  # keys of the told configurations
+        self._pending: dict[str, dict[str, Any]] = {}  # suggestion id -> config, oldest first
         self._theta: np.ndarray | None = None
         self._numeric = np.zeros(d, dtype=bool)
         for name, param in self.space.items():
@@ -134,25 +140,31 @@ class GPSearcher(Searcher):
 
     # --- hooks ------------------------------------------------------------------------
     def _tell(self, trial: FrozenTrial) -> None:
+        if trial.suggestion_id is not None:
+            self._pending.pop(trial.suggestion_id, None)
         try:
             u = self.space.encode(trial.params, fill=0.5)
         except (ValueError, TypeError, KeyError):
             return  # a foreign configuration the codec cannot place: nothing to learn
-        key, pending = _key(dict(trial.params)), [_key(c) for c in self._pending]
-        if key in pending:
-            del self._pending[pending.index(key)]
-        self._seen.add(key)
+        self._seen.add(_key(dict(trial.params)))
         self._x.append(u)
         self._loss_values.append(self._loss(trial))
 
     def _state(self) -> dict[str, Any]:
         theta = None if self._theta is None else [float(t) for t in self._theta]
-        return {"sobol_seed": self._sobol_seed, "pending": list(self._pending), "theta": theta}
+        pending = [{"id": i, "config": dict(c)} for i, c in self._pending.items()]
+        return {"sobol_seed": self._sobol_seed, "pending": pending, "theta": theta}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if type(version) is int and version == 1:  # pending configurations without ids
+            state = {**state, "version": self.state_version, "pending": []}
+        super().load_state_dict(state)
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self._sobol_seed = int(state.get("sobol_seed", self._sobol_seed))
         self._sobol = None
-        self._pending = [dict(c) for c in state.get("pending", [])]
+        self._pending = {str(e["id"]): dict(e["config"]) for e in state.get("pending", [])}
         theta = state.get("theta")
         self._theta = None if theta is None else np.array(theta, dtype=float)
 
@@ -173,9 +185,11 @@ class GPSearcher(Searcher):
                     model = model or self._fit()
                     config = self._propose(*model)
                 info = {"acquisition": self.acquisition}
-            config = self.space.canonical(config)
-            self._pending = [*self._pending, config][-_MAX_PENDING:]
-            out.append(Suggestion(config, info=info))
+            suggestion = Suggestion(self.space.canonical(config), info=info)
+            self._pending[suggestion.id] = suggestion.config
+            while len(self._pending) > _MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+            out.append(suggestion)
         return out
 
     # --- initial design ----------------------------------------------------------------
@@ -226,7 +240,7 @@ class GPSearcher(Searcher):
         self, theta: np.ndarray, x: np.ndarray, y: np.ndarray, best: float
     ) -> dict[str, Any]:
         rng = self._rng_for(self._next_index("propose"))
-        pending = [self.space.encode(c, fill=0.5) for c in self._pending]
+        pending = [self.space.encode(c, fill=0.5) for c in self._pending.values()]
         xs = np.vstack([x, *pending]) if pending else x
         post = gpm.Posterior(theta, xs, np.concatenate([y, np.zeros(len(pending))]))
         d = x.shape[1]
@@ -245,7 +259,7 @@ class GPSearcher(Searcher):
         refined = self._refine(post, cand[starts], active[starts] & self._numeric, best)
         pool = np.vstack([self._project(refined)[0], cand[order[:20]]])
         ranked = pool[np.argsort(-self._score(post, pool, best))]
-        taken = self._seen | {_key(c) for c in self._pending}
+        taken = self._seen | {_key(c) for c in self._pending.values()}
         for u in [*ranked, *cand[order[20:]]]:  # the best point not evaluated or pending
             config = self.space.decode(u)
             if _key(self.space.canonical(config)) not in taken:

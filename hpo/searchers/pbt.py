@@ -50,13 +50,20 @@ having none, restarts from scratch with a fresh random configuration.
 ``on_report`` always answers CONTINUE: segments end by their budget.
 
 **Bookkeeping.** The study creates the trial after the ask, so an ask records a *pending
-segment* (member, configuration, budget, parent) and a told trial is matched to it by
-``(parent, budget, configuration)`` (by configuration alone for trials told without a
-budget, as in direct ask/tell use). Trials that match no pending segment (enqueued or
-foreign trials) are ignored. The members, the pending segments and the numbers of the
-trials already applied are the searcher's state (``state_dict``), so a reloaded study
-replays its told trials without applying any twice. The population lives in one
-searcher: processes sharing a study do not share one population.
+segment* (member, configuration, budget, parent) under the suggestion's id, and a told
+trial is matched to it by that id (``trial.suggestion_id``). Trials that match no pending
+segment (enqueued or foreign trials, ``suggestion_id=None`` or an id this searcher never
+issued) are ignored. Each suggestion's ``info`` (JSON, stored with the trial) says what
+the segment is: ``member``, ``action`` (``new``, ``continue``, ``exploit``, ``retry``,
+``restart``, ``branch``), ``start`` (the budget it continues from) and, when it copies
+another member, ``donor`` (that member; the trial whose checkpoint it continues is the
+suggestion's ``parent``). The members, the pending segments (with their ids)
+and the numbers of the trials already applied are the searcher's state
+(``state_dict``, version 2), so a reloaded study replays its told trials without applying
+any twice. A version 1 state (pending segments without ids) still loads: its pending
+segments are dropped and their members are ready for a next segment from their last
+good trial. The population lives in one searcher: processes sharing a study do not share
+one population.
 
 >>> study = hpo.create_study(objective, searcher="pbt",
 ...                          budget=hpo.Budget("epoch", 1, 30))       # doctest: +SKIP
@@ -64,7 +71,6 @@ searcher: processes sharing a study do not share one population.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -79,10 +85,6 @@ from hpo.space import Float, Int, Space
 from hpo.trial import FrozenTrial, TrialState
 
 _EPS = 1e-9
-
-
-def _key(config: Mapping[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
 
 
 @dataclass
@@ -102,8 +104,9 @@ class Member:
 
 @dataclass
 class Segment:
-    """A segment asked but not yet told."""
+    """A segment asked but not yet told, under the id of its suggestion."""
 
+    id: str
     member: int
     config: dict[str, Any]
     budget: float
@@ -133,6 +136,8 @@ class PBTSearcher(Searcher):
     name = "pbt"
     owns_stopping = True
     needs_budget = True
+    #: 2: pending segments saved with their suggestion ids (version 1 states still load)
+    state_version = 2
     #: continuing members repeat their configuration (read by the conformance suite)
     distinct_configs: ClassVar[bool] = False
 
@@ -230,7 +235,7 @@ class PBTSearcher(Searcher):
         self.hyperparams = names
         self._members: list[Member] = []
         self._ready: list[int] = []  # member ids waiting for their next segment, FIFO
-        self._pending: list[Segment] = []
+        self._pending: dict[str, Segment] = {}  # suggestion id -> segment, oldest first
         self._results: list[Result] = []
         self._applied: set[int] = set()  # trial numbers already applied to the population
 
@@ -293,13 +298,14 @@ class PBTSearcher(Searcher):
         checkpoint of trial ``parent`` (``None``: from scratch) of member ``donor``
         (``None``: its own)."""
         config = self.space.canonical(config)
-        seg = Segment(member.id, config, self.segment_end(start), parent)
-        member.status = "running"
-        self._pending.append(seg)
-        info: dict[str, Any] = {"member": member.id, "action": how, "start": float(start)}
+        budget = self.segment_end(start)
+        info: dict[str, Any] = {"member": int(member.id), "action": how, "start": float(start)}
         if donor is not None and donor != member.id:
-            info["donor"] = donor
-        return Suggestion(config, budget=seg.budget, parent=parent, info=info)
+            info["donor"] = int(donor)
+        suggestion = Suggestion(config, budget=budget, parent=parent, info=info)
+        member.status = "running"
+        self._pending[suggestion.id] = Segment(suggestion.id, member.id, config, budget, parent)
+        return suggestion
 
     def _cohort(self, end: float) -> list[Result]:
         """The scored segments that ended at ``end``, best first."""
@@ -376,28 +382,13 @@ class PBTSearcher(Searcher):
         return new
 
     # --- telling -------------------------------------------------------------------------
-    def _match(self, trial: FrozenTrial) -> int | None:
-        """Index of the pending segment ``trial`` ran, or ``None`` (a foreign trial)."""
-        key = _key(trial.params)
-        for i, seg in enumerate(self._pending):
-            if _key(seg.config) != key:
-                continue
-            if trial.budget is None:
-                return i
-            if seg.parent == trial.parent and abs(seg.budget - float(trial.budget)) <= _EPS * max(
-                1.0, abs(seg.budget)
-            ):
-                return i
-        return None
-
     def _tell(self, trial: FrozenTrial) -> None:
-        if trial.number in self._applied:
+        if trial.number in self._applied or trial.suggestion_id is None:
             return
-        index = self._match(trial)
-        if index is None:
-            return
+        seg = self._pending.pop(trial.suggestion_id, None)
+        if seg is None:
+            return  # enqueued, foreign, or an ask of another searcher: not a segment
         self._applied.add(trial.number)
-        seg = self._pending.pop(index)
         member = self._members[seg.member]
         loss = self._loss(trial) if trial.state is TrialState.COMPLETE else None
         if loss is None:
@@ -421,14 +412,29 @@ class PBTSearcher(Searcher):
         return {
             "members": [asdict(m) for m in self._members],
             "ready": list(self._ready),
-            "pending": [asdict(s) for s in self._pending],
+            "pending": [asdict(s) for s in self._pending.values()],
             "results": [asdict(r) for r in self._results],
             "applied": sorted(self._applied),
         }
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if type(version) is not int or version != 1:
+            super().load_state_dict(state)
+            return
+        # version 1: pending segments without ids, which no told trial can answer now; their
+        # members are made ready to train their next segment from their last good trial
+        super().load_state_dict({**state, "version": self.state_version, "pending": []})
+        for old in state.get("pending", []):
+            member = self._members[int(old["member"])]
+            if member.status == "running":
+                member.status = "ready"
+                self._ready.append(member.id)
+
     def _load_state(self, state: dict[str, Any]) -> None:
         self._members = [Member(**m) for m in state.get("members", [])]
         self._ready = [int(i) for i in state.get("ready", [])]
-        self._pending = [Segment(**s) for s in state.get("pending", [])]
+        segments = [Segment(**s) for s in state.get("pending", [])]
+        self._pending = {seg.id: seg for seg in segments}
         self._results = [Result(**r) for r in state.get("results", [])]
         self._applied = {int(n) for n in state.get("applied", [])}

@@ -24,28 +24,36 @@ fits at ask time, so telling it is an append).
   the least-asked member is chosen (ties: seeded generator), so every member is tried.
   The members' own initial designs (TPE's random start, GP's Sobol design) fill up from
   the shared trials, since every member is told everything.
-* **Attribution.** The portfolio remembers, per asked configuration (a 64-bit digest of
-  its canonical JSON), which member proposed it; a trial is credited when it is told,
-  in whatever order trials finish. A trial the portfolio never proposed (enqueued,
-  another process) is told to all members and credited to nobody. Each suggestion's
-  ``info`` carries ``{"member": label}`` (the registry name, ``name#i`` when a name
-  appears twice) on top of the member's own info.
+* **Attribution.** A suggestion of the portfolio *is* its member's suggestion, same id
+  (``Suggestion.id``), so the trial that answers it reaches that member with the id the
+  member issued, and the other members (told it too) see an observation. The portfolio
+  remembers, per suggestion id, which member proposed it; a trial is credited, by its
+  ``suggestion_id``, when it is told, in whatever order trials finish. A trial the
+  portfolio never proposed (enqueued, another process: no id, or one it never issued) is
+  told to all members and credited to nobody. Each suggestion's ``info`` carries
+  ``{"member": label}`` (the registry name, ``name#i`` when a name appears twice) on top
+  of the member's own info.
 * **Pending asks.** Members avoid their own outstanding asks; across members, a proposal
-  equal to a configuration already asked or evaluated is set aside and another member is
-  asked (bandit choice among those not yet tried for this ask, then among all live ones).
-  Only after three tries per member without a new point (a space smaller than the study)
-  is the first duplicate returned.
+  equal to a configuration already asked or evaluated (a 64-bit digest of its canonical
+  JSON) is set aside and another member is asked (bandit choice among those not yet
+  tried for this ask, then among all live ones). Only after three tries per member
+  without a new point (a space smaller than the study) is the first duplicate returned.
+  A set-aside proposal stays an outstanding ask of its member, never answered: members
+  forget such asks only when their bounded pending lists overflow.
 * **Dropping.** A member that raises :class:`~hpo.exceptions.SearchSpaceExhausted`, or
   any other error in ``ask`` or ``tell``, is dropped for the rest of the study (an error
   also emits a warning); the drop is saved in the state. When every member is dropped,
   ``ask`` raises ``SearchSpaceExhausted`` if all were exhausted, else a
   :class:`~hpo.exceptions.SearcherError` listing the reasons.
-* **State.** Each member's ``state_dict``, the attribution map (one short entry per
-  accepted ask, ~30 bytes of JSON per trial), the per-member ask counts and the drops.
-  The bandit statistics and the losses are rebuilt by replaying the told trials, so a
-  rebuilt portfolio continues identically (when trials are replayed in the order they
-  were first told). Members share the study's counter under the key prefix
-  ``portfolio.<i>/``, so two members with the same name never collide.
+* **State.** Each member's ``state_dict``, the attribution map (suggestion id ->
+  member, one entry per accepted ask), the digests of the accepted configurations (for
+  the duplicate check; ~60 bytes of JSON per trial in all), the per-member ask counts and
+  the drops. The bandit statistics and the losses are rebuilt by replaying the told
+  trials, so a rebuilt portfolio continues identically (when trials are replayed in the
+  order they were first told). Version 2 keys the attribution by suggestion id; a
+  version 1 state (keyed by configuration digest) still loads, its trials then credit
+  nobody. Members share the study's counter under the key prefix ``portfolio.<i>/``, so
+  two members with the same name never collide.
 
 Members (``members=[name | [name, kwargs], ...]``) default to ``["tpe", "gp", "random"]``:
 GP is the strongest on small continuous budgets, TPE on mixed, conditional and longer
@@ -148,6 +156,8 @@ class PortfolioSearcher(Searcher):
     """
 
     name = "portfolio"
+    #: 2: attribution by suggestion id (version 1 states, by config digest, still load)
+    state_version = 2
 
     def __init__(
         self,
@@ -176,7 +186,8 @@ class PortfolioSearcher(Searcher):
         ]
         k = len(self._members)
         self.bandit_ = DiscountedThompson(k, discount=self.discount)
-        self._origin: dict[str, int] = {}  # digest of an asked config -> its member
+        self._origin: dict[str, int] = {}  # id of an accepted suggestion -> its member
+        self._asked: dict[str, None] = {}  # digests of accepted configs (ordered set)
         self._told: set[str] = set()  # digests of told configs
         self._losses: list[float] = []  # sorted complete losses
         self._n_asks = [0] * k
@@ -250,7 +261,7 @@ class PortfolioSearcher(Searcher):
                 self._drop(pos, "ask", exc)
                 continue
             digest = _digest(suggestion.config)
-            if digest in self._origin or digest in self._told:
+            if digest in self._asked or digest in self._told:
                 duplicate = duplicate or (pos, suggestion)
                 continue
             return self._accept(pos, suggestion)
@@ -268,10 +279,14 @@ class PortfolioSearcher(Searcher):
         return self.bandit_.pick(candidates, rng)
 
     def _accept(self, pos: int, suggestion: Suggestion) -> Suggestion:
-        self._origin.setdefault(_digest(suggestion.config), pos)
+        """The member's suggestion as the portfolio's: same id, ``info`` naming the member."""
+        self._asked[_digest(suggestion.config)] = None
+        self._origin[suggestion.id] = pos
         self._n_asks[pos] += 1
         info = {**suggestion.info, "member": self.labels[pos]}
-        return Suggestion(suggestion.config, suggestion.budget, suggestion.parent, info)
+        return Suggestion(
+            suggestion.config, suggestion.budget, suggestion.parent, info, suggestion.id
+        )
 
     def _drop(self, pos: int, where: str, exc: Exception) -> None:
         reason = f"error in {where}: {type(exc).__name__}: {exc}"
@@ -305,7 +320,7 @@ class PortfolioSearcher(Searcher):
         digest = _digest(params)
         self._told.add(digest)
         loss = self._loss(trial)
-        origin = self._origin.get(digest)
+        origin = None if trial.suggestion_id is None else self._origin.get(trial.suggestion_id)
         if origin is not None:
             reward = None if loss is not None and not self._losses else self._reward(loss)
             if reward is not None:
@@ -334,9 +349,19 @@ class PortfolioSearcher(Searcher):
         return {
             "members": members,
             "origin": dict(self._origin),
+            "asked": list(self._asked),
             "n_asks": list(self._n_asks),
             "dropped": {str(i): reason for i, reason in self._dropped.items()},
         }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if type(version) is int and version == 1:
+            # attribution by config digest: the digests still count as asked (duplicate
+            # check); trials asked before now credit nobody
+            origin = state.get("origin", {})
+            state = {**state, "version": self.state_version, "origin": {}, "asked": list(origin)}
+        super().load_state_dict(state)
 
     def _load_state(self, state: dict[str, Any]) -> None:
         members = state.get("members", [None] * len(self._members))
@@ -353,5 +378,6 @@ class PortfolioSearcher(Searcher):
             except SearcherError as exc:
                 raise SearcherError(f"portfolio member {label!r}: {exc}") from exc
         self._origin = {str(k): int(v) for k, v in state.get("origin", {}).items()}
+        self._asked = dict.fromkeys(str(d) for d in state.get("asked", []))
         self._n_asks = [int(v) for v in state.get("n_asks", [0] * len(self._members))]
         self._dropped = {int(k): str(v) for k, v in state.get("dropped", {}).items()}

@@ -8,13 +8,15 @@ study never draw the same point twice.
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from hpo.searchers.base import Searcher, Suggestion
 from hpo.space import Param, Space
+
+if TYPE_CHECKING:
+    from scipy.stats import qmc
 
 
 class RandomSearcher(Searcher):
@@ -44,6 +46,9 @@ class RandomSearcher(Searcher):
     def _sobol_point(self, index: int) -> np.ndarray:
         d = self.space.n_dims
         if self._sobol is None or index < self._sobol_pos:
+            # scipy.stats costs ~0.4 s to import: only Sobol studies pay for it.
+            from scipy.stats import qmc
+
             self._sobol = qmc.Sobol(d, scramble=True, seed=self._sobol_seed)
             self._sobol_pos = 0
         if index > self._sobol_pos:

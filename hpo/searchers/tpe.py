@@ -23,7 +23,10 @@ Choices, documented here once:
 * **Outstanding asks**: each ask draws from its own generator, ``_rng_for(index)`` with
   an index from the study's shared counter, so parallel workers never repeat each other;
   within one searcher the configurations asked but not yet told (the last 64) join ``g``
-  as a *constant liar*, which pushes the next asks away from them.
+  as a *constant liar*, which pushes the next asks away from them. They are kept by
+  suggestion id: a told trial clears the ask whose id it carries
+  (``trial.suggestion_id``); a trial with no id or another searcher's (enqueued, from
+  another process) is an observation only. The saved state keeps them with their ids.
 * **Cost**: trials are encoded once when told and kept in growing arrays; an ask sorts
   the losses (``O(n log n)``) and evaluates ``n_candidates`` points against at most
   ``25 + 300 + 64`` kernels, vectorized: beyond 300 bad trials, ``g`` uses 300 of them
@@ -37,7 +40,6 @@ Choices, documented here once:
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from typing import Any
@@ -52,10 +54,6 @@ from hpo.trial import FrozenTrial, TrialState
 MAX_GOOD = 25
 MAX_PENDING = 64
 MAX_BAD = 300
-
-
-def _key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
 
 
 def _encode_value(param: Param, value: Any) -> float:
@@ -82,6 +80,8 @@ class TPESearcher(Searcher):
 
     name = "tpe"
     supports_define_by_run = True
+    #: 2: pending asks saved with their suggestion ids (version 1 states still load)
+    state_version = 2
 
     def __init__(
         self,
@@ -125,7 +125,7 @@ class TPESearcher(Searcher):
         self._stage_ = np.empty(64)  # 0 complete; 1 / (1 + last step) pruned; 2 unranked
         self._n_rows_ = 0
         self._n_complete_ = 0  # ranked trials: complete, or pruned with a report
-        # asked, not yet told (constant liar): key -> (config, its row or None)
+        # asked, not yet told (constant liar): suggestion id -> (config, its row or None)
         self._pending: dict[str, tuple[dict[str, Any], np.ndarray | None]] = {}
         self._raw_: list[tuple[dict[str, Any], float]] = []  # every told trial (define-by-run)
         self._dbr_cache_: dict[str, tuple[int, list[float], list[float]]] = {}
@@ -155,7 +155,8 @@ class TPESearcher(Searcher):
     def _tell(self, trial: FrozenTrial) -> None:
         loss = self._loss(trial)
         stage, key = self._rank_key(trial)
-        self._pending.pop(_key(trial.params), None)
+        if trial.suggestion_id is not None:
+            self._pending.pop(trial.suggestion_id, None)
         self._raw_.append((trial.params, math.inf if loss is None else loss))
         row = self._row(trial.params) if len(self.space) else None
         if row is None:
@@ -194,11 +195,12 @@ class TPESearcher(Searcher):
                 config = self.space.sample(rng)
             else:
                 config = self._propose(rng)
+            suggestion = Suggestion(config, info={"draw": index})
             if self._names:
-                self._pending[_key(config)] = (config, self._row(config))
+                self._pending[suggestion.id] = (config, self._row(config))
                 while len(self._pending) > MAX_PENDING:
                     self._pending.pop(next(iter(self._pending)))
-            out.append(Suggestion(config, info={"draw": index}))
+            out.append(suggestion)
         return out
 
     def _propose(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -258,12 +260,36 @@ class TPESearcher(Searcher):
 
     # --- state ---------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {"salt": self._salt, "pending": [c for c, _ in self._pending.values()]}
+        return {"salt": self._salt, "pending": pending_entries(self._pending)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(upgrade_pending_state(state, self.state_version))
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self._salt = int(state.get("salt", self._salt))
-        pending = [dict(c) for c in state.get("pending", [])]
-        self._pending = {_key(c): (c, self._row(c)) for c in pending}
+        self._pending = {i: (c, self._row(c)) for i, c in load_pending(state)}
+
+
+def pending_entries(pending: dict[str, tuple[dict[str, Any], Any]]) -> list[dict[str, Any]]:
+    """Pending asks as saved: ``[{"id": suggestion id, "config": config}, ...]``, oldest
+    first."""
+    return [{"id": i, "config": dict(c)} for i, (c, _) in pending.items()]
+
+
+def load_pending(state: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(suggestion id, config)`` of the pending asks saved by :func:`pending_entries`."""
+    return [(str(e["id"]), dict(e["config"])) for e in state.get("pending", [])]
+
+
+def upgrade_pending_state(state: dict[str, Any], version: int) -> dict[str, Any]:
+    """A version 1 ``state`` (saved before asks had ids: its pending asks are bare
+    configurations) as version ``version``, without those pending asks: no trial can
+    answer them by id, so the trials that ran them count as observations only. Any other
+    state is returned as it is (and checked by ``load_state_dict``)."""
+    old = state.get("version")
+    if type(old) is int and old == 1:
+        return {**state, "version": version, "pending": []}
+    return state
 
 
 def blank_inactive(space: Space, names: list[str], rows: np.ndarray) -> np.ndarray:

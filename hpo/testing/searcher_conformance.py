@@ -20,10 +20,16 @@ interface only (``make_searcher``, ``ask``, ``tell``, ``state_dict``, ``create_s
 
 What is checked: every suggestion lies in the space (bounds, steps, log scales, typed
 categorical choices, mixed and conditional spaces); several outstanding asks are valid and
-distinct; FAILED, PRUNED and foreign trials do not break later asks; both directions;
-seed reproducibility; the versioned JSON state round trip; end-to-end studies with an
-exact trial count (also with threads, failures and a reload); define-by-run support or a
-clear error; a clear error for unknown options.
+distinct; every suggestion has its own id and JSON ``info``; FAILED, PRUNED and foreign
+trials (no suggestion id, or one the searcher never issued) do not break later asks; both
+directions; seed reproducibility; the versioned JSON state round trip, outstanding asks
+included (answered by id after the rebuild); end-to-end studies with an exact trial count
+(also with threads, failures and a reload); define-by-run support or a clear error; a
+clear error for unknown options.
+
+The suite tells a searcher what a study would: the trial answering a suggestion carries
+its ``suggestion_id`` and ``searcher_info`` (:func:`finished_trial_for`); a trial it
+never proposed carries none (:func:`finished_trial`).
 
 **Capabilities.** A searcher that cannot do something declares it, and the suite then
 checks that it refuses with a clear typed error instead. Each flag is read from the spec's
@@ -80,6 +86,7 @@ from hpo.exceptions import (
 )
 from hpo.searchers import Searcher, Suggestion, available_searchers, make_searcher
 from hpo.searchers import searcher_class as _searcher_class
+from hpo.searchers.base import new_suggestion_id
 from hpo.space import Categorical, Float, Int, Space
 from hpo.storage import InMemoryStorage
 from hpo.trial import FrozenTrial, TrialState
@@ -94,6 +101,7 @@ __all__ = [
     "conditional_space",
     "continuous_space",
     "finished_trial",
+    "finished_trial_for",
     "mixed_space",
     "single_param_spaces",
 ]
@@ -312,8 +320,23 @@ def finished_trial(
     state: TrialState = TrialState.COMPLETE,
     **extra: Any,
 ) -> FrozenTrial:
-    """A finished :class:`~hpo.FrozenTrial` to tell a searcher directly."""
+    """A finished :class:`~hpo.FrozenTrial` to tell a searcher directly (with no
+    ``suggestion_id`` unless given: a trial the searcher did not propose)."""
     return FrozenTrial(number=number, state=state, params=dict(config), value=value, **extra)
+
+
+def finished_trial_for(
+    number: int,
+    suggestion: Suggestion,
+    value: float | None = None,
+    state: TrialState = TrialState.COMPLETE,
+    **extra: Any,
+) -> FrozenTrial:
+    """The finished trial a study creates for ``suggestion``: its configuration, with the
+    suggestion's id as ``suggestion_id`` and its ``info`` as ``searcher_info``."""
+    extra.setdefault("suggestion_id", suggestion.id)
+    extra.setdefault("searcher_info", dict(suggestion.info))
+    return finished_trial(number, suggestion.config, value, state, **extra)
 
 
 def _key(config: Mapping[str, Any]) -> str:
@@ -362,8 +385,9 @@ def _ask_tell(
     """Ask and tell ``n`` COMPLETE trials one by one; the configurations asked."""
     configs = []
     for i in range(n):
-        config = searcher.ask(1)[0].config
-        searcher.tell(finished_trial(start + i, config, loss(config)))
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
+        searcher.tell(finished_trial_for(start + i, suggestion, loss(config)))
         configs.append(config)
     return configs
 
@@ -496,13 +520,13 @@ class SearcherConformance:
             (TrialState.PRUNED, 0.2),
         ]
         for number, (state, value) in enumerate(outcomes):
-            config = searcher.ask(1)[0].config
+            suggestion = searcher.ask(1)[0]
             extra: dict[str, Any] = {}
             if state is TrialState.PRUNED:
                 extra["intermediate_values"] = {0: 2.0, 1: 1.0}
             if state is TrialState.FAILED:
                 extra["error"] = "Traceback ...\nRuntimeError: boom"
-            searcher.tell(finished_trial(number, config, value, state, **extra))
+            searcher.tell(finished_trial_for(number, suggestion, value, state, **extra))
         assert searcher.n_told == len(outcomes)
         for config in ask_configs(searcher, 10, finite=spec.supports("finite")):
             assert_config_in_space(space, config)
@@ -512,9 +536,9 @@ class SearcherConformance:
         searcher = spec.make(space, seed=8)
         asked = []
         for number in range(10):
-            config = searcher.ask(1)[0].config
-            asked.append(config)
-            searcher.tell(finished_trial(number, config, None, TrialState.FAILED))
+            suggestion = searcher.ask(1)[0]
+            asked.append(suggestion.config)
+            searcher.tell(finished_trial_for(number, suggestion, None, TrialState.FAILED))
         more = ask_configs(searcher, 6)
         for config in more:
             assert_config_in_space(space, config)
@@ -555,12 +579,76 @@ class SearcherConformance:
         for config in ask_configs(searcher, 6, finite=spec.supports("finite")):
             assert_config_in_space(space, config)
 
+    def test_unknown_suggestion_ids_are_observations(self, spec: SearcherSpec) -> None:
+        """A trial whose ``suggestion_id`` is ``None`` or an id the searcher never issued
+        (enqueued, another process, an ask of a previous searcher) answers no ask: telling
+        it never raises, even when its configuration equals an outstanding ask's, and the
+        outstanding asks are still answered by their own trials afterwards."""
+        space = mixed_space()
+        searcher = spec.make(space, seed=24)
+        outstanding = searcher.ask(3)
+        first, second = outstanding[0].config, outstanding[1].config
+        rng = np.random.default_rng(1)
+        other = space.sample(rng)
+        foreign = [
+            finished_trial(0, first, _mixed_loss(first), suggestion_id=new_suggestion_id()),
+            finished_trial(1, second, None, TrialState.FAILED),  # no id at all
+            finished_trial(
+                2,
+                other,
+                _mixed_loss(other),
+                suggestion_id="not-an-id",
+                searcher_info={"member": "someone else", "draw": 5},
+            ),
+        ]
+        for trial in foreign:
+            searcher.tell(trial)
+        for number, s in enumerate(outstanding, start=len(foreign)):
+            searcher.tell(finished_trial_for(number, s, _mixed_loss(s.config)))
+        assert searcher.n_told == 6
+        for config in ask_configs(searcher, 5, finite=spec.supports("finite")):
+            assert_config_in_space(space, config)
+        state = searcher.state_dict()
+        assert json.loads(json.dumps(state)) == state
+
+    @pytest.mark.parametrize("space_name", ["mixed", "conditional"])
+    def test_suggestion_ids_and_json_info(self, spec: SearcherSpec, space_name: str) -> None:
+        """Every suggestion has its own id (a non-empty ``str``) and an ``info`` dict that
+        is JSON without NaN or infinity (the study stores it with the trial): batches,
+        first asks, and asks after complete, failed and pruned trials."""
+        if space_name == "conditional" and not spec.supports("conditional"):
+            pytest.skip("declares no support for conditional spaces")
+        space, loss = {
+            "mixed": (mixed_space(), _mixed_loss),
+            "conditional": (conditional_space(), _conditional_loss),
+        }[space_name]
+        searcher = spec.make(space, seed=25)
+        suggestions = list(searcher.ask(3))
+        states = [TrialState.COMPLETE, TrialState.FAILED, TrialState.COMPLETE, TrialState.PRUNED]
+        for number in range(12):
+            s = searcher.ask(1)[0]
+            suggestions.append(s)
+            state = states[number % len(states)]
+            value = loss(s.config) if state is TrialState.COMPLETE else None
+            extra = {"intermediate_values": {0: 1.0}} if state is TrialState.PRUNED else {}
+            searcher.tell(finished_trial_for(number, s, value, state, **extra))
+        suggestions += searcher.ask(4)
+        for s in suggestions:
+            assert isinstance(s.id, str) and s.id, f"a suggestion needs a str id, got {s.id!r}"
+            assert isinstance(s.info, dict), f"info must be a dict, got {s.info!r}"
+            try:
+                json.dumps(s.info, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise AssertionError(f"info {s.info!r} is not storable JSON: {exc}") from None
+        ids = [s.id for s in suggestions]
+        assert len(set(ids)) == len(ids), "two suggestions share an id"
+
     def test_tell_rejects_unfinished_trials(self, spec: SearcherSpec) -> None:
         space = continuous_space()
         searcher = spec.make(space)
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
         with pytest.raises(ValueError, match="finished"):
-            searcher.tell(finished_trial(0, config, None, TrialState.RUNNING))
+            searcher.tell(finished_trial_for(0, suggestion, None, TrialState.RUNNING))
 
     # --- seeds ------------------------------------------------------------------------------
     def test_same_seed_same_sequence(self, spec: SearcherSpec) -> None:
@@ -615,8 +703,8 @@ class SearcherConformance:
         original = spec.make(space, seed=13)
         told = []
         for number in range(7):
-            config = original.ask(1)[0].config
-            told.append(finished_trial(number, config, loss(config)))
+            suggestion = original.ask(1)[0]
+            told.append(finished_trial_for(number, suggestion, loss(suggestion.config)))
             original.tell(told[-1])
         original.ask(2)  # outstanding when the state is saved: never told
         state = json.loads(json.dumps(original.state_dict()))
@@ -635,6 +723,39 @@ class SearcherConformance:
             return
         assert resumed == expected
         assert ask_configs(rebuilt, 2) == ask_configs(original, 2)
+
+    def test_state_round_trip_answers_outstanding_asks(self, spec: SearcherSpec) -> None:
+        """Asks outstanding when the state is saved are answered after the rebuild by the
+        trials carrying their ids: a searcher rebuilt from the state and the replayed
+        trials, then told those answers, goes on exactly as the original does (so the
+        state keeps each pending ask with its id)."""
+        space = mixed_space()
+        original = spec.make(space, seed=26)
+        told = []
+        for number in range(6):
+            suggestion = original.ask(1)[0]
+            told.append(finished_trial_for(number, suggestion, _mixed_loss(suggestion.config)))
+            original.tell(told[-1])
+        outstanding = original.ask(3)
+        state = json.loads(json.dumps(original.state_dict()))
+
+        rebuilt = spec.make(space, seed=26)
+        rebuilt.load_state_dict(state)
+        for trial in told:
+            rebuilt.tell(trial)
+        # the first two are answered (in ask order), the last one is still running
+        answers = [
+            finished_trial_for(6 + i, s, _mixed_loss(s.config)) for i, s in enumerate(outstanding)
+        ][:2]
+        for trial in answers:
+            original.tell(trial)
+            rebuilt.tell(trial)
+        expected = [s.config for s in original.ask(3)]
+        resumed = [s.config for s in rebuilt.ask(3)]
+        for config in resumed:
+            assert_config_in_space(space, config)
+        if spec.supports("resumable"):
+            assert resumed == expected
 
     def test_wrong_state_version_rejected(self, spec: SearcherSpec) -> None:
         searcher = spec.make(continuous_space(), seed=14)

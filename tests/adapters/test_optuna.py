@@ -3,6 +3,7 @@ import/export round trip and the example."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -26,7 +27,7 @@ from hpo.adapters.optuna import (  # noqa: E402
 from hpo.exceptions import SearcherError, UnsupportedSpaceError  # noqa: E402
 from hpo.searchers import make_searcher  # noqa: E402
 from hpo.space import Categorical, Float, Int, Space  # noqa: E402
-from hpo.testing.searcher_conformance import finished_trial  # noqa: E402
+from hpo.testing.searcher_conformance import finished_trial, finished_trial_for  # noqa: E402
 from hpo.trial import TrialState  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,10 +93,11 @@ def test_conditional_space_is_driven_define_by_run() -> None:
     )
     searcher = make_searcher("optuna:tpe", space, seed=1, n_startup_trials=4)
     for number in range(20):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
         assert not space.violations(config)
         loss = config.get("depth", 0) + math.log10(config.get("C", 1.0)) ** 2
-        searcher.tell(finished_trial(number, config, loss))
+        searcher.tell(finished_trial_for(number, suggestion, loss))
     study = searcher._optuna_study()  # the private Optuna study saw exactly the active ones
     for t in study.trials:
         assert ("gamma" in t.params) == (t.params.get("kernel") == "rbf")
@@ -149,8 +151,8 @@ def test_options_pass_through_and_are_validated() -> None:
 def test_foreign_and_failed_trials_reach_the_optuna_study() -> None:
     space = Space({"x": Float(0, 1), "k": Categorical(["a", "b"])})
     searcher = make_searcher("optuna:tpe", space, seed=0)
-    own = searcher.ask(1)[0].config
-    searcher.tell(finished_trial(0, own, None, TrialState.FAILED))
+    own = searcher.ask(1)[0]
+    searcher.tell(finished_trial_for(0, own, None, TrialState.FAILED))
     searcher.tell(finished_trial(1, {"x": 0.5, "k": "a"}, 0.25))
     searcher.tell(
         finished_trial(
@@ -161,6 +163,44 @@ def test_foreign_and_failed_trials_reach_the_optuna_study() -> None:
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "PRUNED"]
     assert trials[1].params == {"x": 0.5, "k": "a"} and trials[1].value == 0.25
     assert trials[2].intermediate_values == {0: 1.0, 3: 0.4}
+
+
+def test_asks_are_answered_by_suggestion_id_not_by_configuration() -> None:
+    """Each ask is a RUNNING Optuna trial until the trial carrying its id is told; a trial
+    with the same configuration but no id (or another id) is added as a foreign one."""
+    space = Space({"x": Float(0, 1)})
+    searcher = make_searcher("optuna:random", space, seed=0)
+    first, second = searcher.ask(2)
+    searcher.tell(finished_trial(0, first.config, 0.5))  # no id: a foreign trial
+    searcher.tell(finished_trial(1, first.config, 0.6, suggestion_id="elsewhere"))
+    states = [t.state.name for t in searcher._optuna_study().trials]
+    assert states == ["RUNNING", "RUNNING", "COMPLETE", "COMPLETE"]
+    # second's id with first's configuration: it is second's Optuna trial that finishes
+    searcher.tell(finished_trial(2, first.config, 0.7, suggestion_id=second.id))
+    trials = searcher._optuna_study().trials
+    assert [t.state.name for t in trials] == ["RUNNING", "COMPLETE", "COMPLETE", "COMPLETE"]
+    assert trials[1].value == 0.7
+    pending = searcher.state_dict()["pending"]
+    assert [(e["id"], e["params"]) for e in pending] == [(first.id, first.config)]
+    # rebuilt from the state and the replayed trials, first's ask is still answered by id
+    rebuilt = make_searcher("optuna:random", space, seed=0)
+    rebuilt.load_state_dict(json.loads(json.dumps(searcher.state_dict())))
+    for number, value in enumerate([0.5, 0.6, 0.7]):
+        rebuilt.tell(finished_trial(number, first.config, value))
+    (new,) = rebuilt.ask(1)  # first restores the outstanding ask as a RUNNING Optuna trial
+    rebuilt.tell(finished_trial_for(3, first, 0.1))
+    assert [e["id"] for e in rebuilt.state_dict()["pending"]] == [new.id]
+    trials = rebuilt._optuna_study().trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4 + ["RUNNING"]
+    assert trials[3].params == first.config and trials[3].value == 0.1
+
+
+def test_pending_entries_without_ids_are_dropped_on_load() -> None:
+    space = Space({"x": Float(0, 1)})
+    searcher = make_searcher("optuna:random", space, seed=0)
+    old = {"version": 1, "searcher": "optuna:random", "pending": [{"params": {"x": 0.5}}]}
+    searcher.load_state_dict(old)
+    assert "pending" not in searcher.state_dict()
 
 
 def test_cmaes_without_its_package_is_a_clear_error() -> None:
@@ -180,8 +220,9 @@ def test_gp_model_resumes_exactly() -> None:
     original = make_searcher("optuna:gp", space, seed=5, n_startup_trials=4)
     told = []
     for number in range(7):
-        config = original.ask(1)[0].config
-        told.append(finished_trial(number, config, (config["x"] - 1) ** 2 + config["y"]))
+        suggestion = original.ask(1)[0]
+        config = suggestion.config
+        told.append(finished_trial_for(number, suggestion, (config["x"] - 1) ** 2 + config["y"]))
         original.tell(told[-1])
     original.ask(1)  # outstanding when the state is saved
     rebuilt = make_searcher("optuna:gp", space, seed=5, n_startup_trials=4)

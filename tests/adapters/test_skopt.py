@@ -22,6 +22,7 @@ from hpo.testing.searcher_conformance import (
     assert_config_in_space,
     conditional_space,
     finished_trial,
+    finished_trial_for,
     mixed_space,
 )
 from hpo.trial import TrialState
@@ -129,8 +130,9 @@ def test_conditions_on_numeric_parents_are_supported() -> None:
     searcher = make_searcher("skopt:gbrt", space, seed=2, n_initial_points=5, **FAST_TREES)
     configs = []
     for number in range(12):
-        config = searcher.ask(1)[0].config
-        searcher.tell(finished_trial(number, config, config["n"] + config.get("w", 0.5)))
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
+        searcher.tell(finished_trial_for(number, suggestion, config["n"] + config.get("w", 0.5)))
         configs.append(config)
     for config in configs:
         assert_config_in_space(space, config)
@@ -172,19 +174,38 @@ def test_failed_trials_are_told_the_worst_loss() -> None:
 def test_failed_trials_without_any_complete_keep_random_sampling() -> None:
     searcher = _gp()
     for number in range(8):
-        config = searcher.ask(1)[0].config
-        searcher.tell(finished_trial(number, config, None, TrialState.FAILED))
+        suggestion = searcher.ask(1)[0]
+        searcher.tell(finished_trial_for(number, suggestion, None, TrialState.FAILED))
     xs = [s.config["x"] for s in searcher.ask(30)]
     assert np.std(xs) > 0.2
 
 
-def test_pending_points_are_saved_and_released() -> None:
+def _pending(suggestions: list[Any]) -> list[dict[str, Any]]:
+    return [{"id": s.id, "config": s.config} for s in suggestions]
+
+
+def test_pending_points_are_saved_and_released_by_suggestion_id() -> None:
     searcher = _gp()
-    asked = [s.config for s in searcher.ask(3)]
+    asked = searcher.ask(3)
     state = json.loads(json.dumps(searcher.state_dict()))
-    assert state["pending"] == asked
-    searcher.tell(finished_trial(0, asked[1], 0.5))
-    assert searcher.state_dict()["pending"] == [asked[0], asked[2]]
+    assert state["version"] == 2 and state["pending"] == _pending(asked)
+    # a trial with asked[1]'s configuration but no id, or another id, releases nothing
+    searcher.tell(finished_trial(0, asked[1].config, 0.5))
+    searcher.tell(finished_trial(1, asked[1].config, 0.5, suggestion_id="elsewhere"))
+    assert searcher.state_dict()["pending"] == _pending(asked)
+    # asked[0]'s id with asked[1]'s configuration releases asked[0]
+    searcher.tell(finished_trial(2, asked[1].config, 0.5, suggestion_id=asked[0].id))
+    assert searcher.state_dict()["pending"] == _pending(asked[1:])
+    rebuilt = _gp()
+    rebuilt.load_state_dict(json.loads(json.dumps(searcher.state_dict())))
+    rebuilt.tell(finished_trial_for(3, asked[2], 0.25))
+    assert rebuilt.state_dict()["pending"] == _pending(asked[1:2])
+
+
+def test_version_1_state_loads_without_its_pending_points() -> None:
+    searcher = _gp()
+    searcher.load_state_dict({"version": 1, "searcher": "skopt:gp", "pending": [{"x": 0.5}]})
+    assert searcher.state_dict()["pending"] == []
 
 
 # --- options --------------------------------------------------------------------------------------
@@ -261,8 +282,9 @@ def test_gp_hedge_gains_carried_in_the_state() -> None:
     space = Space({"x": Float(0.0, 1.0), "y": Float(-1.0, 1.0)})
     searcher = make_searcher("skopt:gp", space, seed=0, n_initial_points=4)
     for number in range(6):
-        config = searcher.ask(1)[0].config
-        searcher.tell(finished_trial(number, config, config["x"] ** 2 + config["y"]))
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
+        searcher.tell(finished_trial_for(number, suggestion, config["x"] ** 2 + config["y"]))
     first = searcher.state_dict()["hedge"]
     assert len(first["gains"]) == 3 and len(first["candidates"]) == 3
     searcher.ask(1)

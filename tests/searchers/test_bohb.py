@@ -10,7 +10,7 @@ import pytest
 
 import hpo
 from hpo.budget import Budget
-from hpo.searchers import Decision, make_searcher
+from hpo.searchers import Decision, Suggestion, make_searcher
 from hpo.searchers.bohb import BOHBSearcher
 from hpo.space import Categorical, Float, Space
 from hpo.stoppers.hyperband import HyperbandStopper
@@ -29,9 +29,17 @@ def trial(
     curve: dict[int, float],
     state: TrialState = TrialState.PRUNED,
     value: float | None = None,
+    suggestion: Suggestion | None = None,
 ) -> FrozenTrial:
+    """A finished trial; with ``suggestion``, the one a study creates for it (its id)."""
     return FrozenTrial(
-        number=number, state=state, params=config, value=value, intermediate_values=curve
+        number=number,
+        state=state,
+        params=config,
+        value=value,
+        intermediate_values=curve,
+        suggestion_id=None if suggestion is None else suggestion.id,
+        searcher_info={} if suggestion is None else dict(suggestion.info),
     )
 
 
@@ -116,9 +124,11 @@ def test_stops_follow_hyperband_brackets() -> None:
     trials: dict[int, FrozenTrial] = {}
     stops = 0
     for number in range(40):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
         quality = float(rng.random())
-        current = FrozenTrial(number, TrialState.RUNNING, config)
+        current = FrozenTrial(
+            number, TrialState.RUNNING, suggestion.config, suggestion_id=suggestion.id
+        )
         for step in range(1, 28):
             curve = {**current.intermediate_values, step: quality + 1.0 / step}
             current = current.evolve(intermediate_values=curve)
@@ -154,10 +164,11 @@ def _drive(seed: int, n: int) -> list[dict[str, Any]]:
     searcher = BOHBSearcher(space, seed=seed, budget=BUDGET, random_fraction=0.2)
     configs = []
     for number in range(n):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
         configs.append(config)
         loss = (config["x"] - 0.7) ** 2 + (config["c"] != "b")
-        searcher.tell(trial(number, config, {1: loss + 1, 3: loss + 0.3}))
+        searcher.tell(trial(number, config, {1: loss + 1, 3: loss + 0.3}, suggestion=suggestion))
     return configs
 
 
@@ -181,10 +192,11 @@ def test_conditional_space_proposals_are_valid() -> None:
     )
     searcher = BOHBSearcher(space, seed=0, budget=BUDGET, random_fraction=0.0)
     for number in range(30):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
         assert space.contains(config)
         loss = config.get("alpha", 2.0)
-        searcher.tell(trial(number, config, {1: loss, 3: loss}))
+        searcher.tell(trial(number, config, {1: loss, 3: loss}, suggestion=suggestion))
 
 
 # --- a small race ------------------------------------------------------------------------

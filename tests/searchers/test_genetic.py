@@ -22,7 +22,7 @@ from hpo.testing.searcher_conformance import (
     SearcherSpec,
     assert_config_in_space,
     conditional_space,
-    finished_trial,
+    finished_trial_for,
     mixed_space,
 )
 from hpo.trial import TrialState
@@ -115,9 +115,9 @@ def test_mutation_stays_in_bounds() -> None:
             assert param.contains(param.decode(u)), (name, u)
     searcher = _genetic(space, population_size=5, mutation_rate=1.0, mutation_scale=1.0)
     for number in range(60):
-        config = searcher.ask(1)[0].config
-        assert_config_in_space(space, config)
-        searcher.tell(finished_trial(number, config, float(number % 7)))
+        suggestion = searcher.ask(1)[0]
+        assert_config_in_space(space, suggestion.config)
+        searcher.tell(finished_trial_for(number, suggestion, float(number % 7)))
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.3])
@@ -167,10 +167,10 @@ def test_population_never_exceeds_its_size(mode: str) -> None:
     rng = np.random.default_rng(6)
     pending = []
     for number in range(120):
-        pending += [s.config for s in searcher.ask(int(rng.integers(1, 4)))]
+        pending += searcher.ask(int(rng.integers(1, 4)))
         while len(pending) > 5:  # about five workers, finishing out of order
-            config = pending.pop(int(rng.integers(len(pending))))
-            searcher.tell(finished_trial(number, config, _sphere(config)))
+            s = pending.pop(int(rng.integers(len(pending))))
+            searcher.tell(finished_trial_for(number, s, _sphere(s.config)))
             assert len(searcher.population_) <= 6
     assert len(searcher.population_) == 6
     if mode == "generational":
@@ -183,8 +183,7 @@ def test_steady_state_elitism_keeps_the_best(replacement: str) -> None:
     searcher = _genetic(space, population_size=5, elitism=2, replacement=replacement)
     losses = [3.0, 0.5, 4.0, 0.7, 5.0] + [1.0 + 0.01 * i for i in range(40)]
     for number, loss in enumerate(losses):
-        config = searcher.ask(1)[0].config
-        searcher.tell(finished_trial(number, config, loss))
+        searcher.tell(finished_trial_for(number, searcher.ask(1)[0], loss))
         best = sorted(range(number + 1), key=lambda i: losses[i])[:2]
         assert {m.number for m in searcher.population_[:2]} == set(best)
     members = {m.number for m in searcher.population_}
@@ -200,15 +199,15 @@ def test_generational_elitism_and_asks_during_a_generation() -> None:
     gen0 = searcher.ask(4)
     assert all(s.info.get("design") for s in gen0)
     for number, (s, loss) in enumerate(zip(gen0, [2.0, 0.1, 3.0, 4.0], strict=True)):
-        searcher.tell(finished_trial(number, s.config, loss))
+        searcher.tell(finished_trial_for(number, s, loss))
     assert searcher.generation_ == 1
     gen1 = searcher.ask(4)
     assert all(set(s.info["parents"]) <= {0, 1, 2, 3} for s in gen1)
     for number, s in enumerate(gen1[:3], start=4):  # generation 1 not finished yet
-        searcher.tell(finished_trial(number, s.config, 10.0 + number))
+        searcher.tell(finished_trial_for(number, s, 10.0 + number))
     more = searcher.ask(3)  # still bred from generation 0, without waiting
     assert all(set(s.info["parents"]) <= {0, 1, 2, 3} for s in more)
-    searcher.tell(finished_trial(7, gen1[3].config, 50.0))
+    searcher.tell(finished_trial_for(7, gen1[3], 50.0))
     assert searcher.generation_ == 2
     # the elite of generation 0 survives the (worse) children; then the best children
     assert [m.number for m in searcher.population_] == [1, 4, 5, 6]
@@ -225,7 +224,7 @@ def test_failed_pruned_and_nan_trials_never_enter_the_population() -> None:
         (TrialState.COMPLETE, 1.0),
     ]
     for number, (state, value) in enumerate(outcomes):
-        searcher.tell(finished_trial(number, searcher.ask(1)[0].config, value, state))
+        searcher.tell(finished_trial_for(number, searcher.ask(1)[0], value, state))
     assert [m.number for m in searcher.population_] == [4]
 
 
@@ -233,7 +232,7 @@ def test_steady_state_asks_never_block_and_stay_distinct() -> None:
     space = Space({"x": Float(0.0, 1.0), "n": Int(1, 5), "c": Categorical(["a", "b"])})
     searcher = _genetic(space, population_size=5)
     for number, s in enumerate(searcher.ask(5)):
-        searcher.tell(finished_trial(number, s.config, float(number)))
+        searcher.tell(finished_trial_for(number, s, float(number)))
     outstanding = searcher.ask(300)  # 300 workers, nothing comes back
     assert all(s.info["parents"] for s in outstanding)
     keys = {repr(sorted(s.config.items())) for s in outstanding}
@@ -247,9 +246,9 @@ def test_duplicates_are_bred_again_in_a_discrete_space() -> None:
     searcher = _genetic(space, population_size=4)
     seen = []
     for number in range(12):
-        config = searcher.ask(1)[0].config
-        seen.append(config)
-        searcher.tell(finished_trial(number, config, float(number % 5)))
+        suggestion = searcher.ask(1)[0]
+        seen.append(suggestion.config)
+        searcher.tell(finished_trial_for(number, suggestion, float(number % 5)))
     assert len({repr(sorted(c.items())) for c in seen}) >= 11
     for config in [s.config for s in searcher.ask(10)]:  # exhausted: still valid points
         assert_config_in_space(space, config)
@@ -260,9 +259,9 @@ def test_breeding_improves_on_the_design() -> None:
     searcher = _genetic(space, population_size=10, seed=7)
     values = []
     for number in range(100):
-        config = searcher.ask(1)[0].config
-        values.append(_sphere(config))
-        searcher.tell(finished_trial(number, config, values[-1]))
+        suggestion = searcher.ask(1)[0]
+        values.append(_sphere(suggestion.config))
+        searcher.tell(finished_trial_for(number, suggestion, values[-1]))
     assert np.median(values[80:]) < 0.1 * np.median(values[:10])
     assert searcher.sigma_ < searcher.mutation_scale
 
@@ -273,10 +272,10 @@ def _best_regret(name: str, problem_name: str, seed: int, n_trials: int) -> floa
     searcher = make_searcher(name, problem.space, seed=seed)
     best = math.inf
     for number in range(n_trials):
-        config = searcher.ask(1)[0].config
-        value = problem(config)
+        suggestion = searcher.ask(1)[0]
+        value = problem(suggestion.config)
         best = min(best, value)
-        searcher.tell(finished_trial(number, config, value))
+        searcher.tell(finished_trial_for(number, suggestion, value))
     return problem.regret(best)
 
 

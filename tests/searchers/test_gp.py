@@ -24,6 +24,7 @@ from hpo.testing.searcher_conformance import (
     conditional_space,
     continuous_space,
     finished_trial,
+    finished_trial_for,
     mixed_space,
 )
 from hpo.trial import TrialState
@@ -175,11 +176,13 @@ def test_failed_region_is_avoided() -> None:
     searcher = make_searcher("gp", space, seed=1)
     proposals = []
     for number in range(30):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
         if config["x"] > 0.5:
-            trial = finished_trial(number, config, None, TrialState.FAILED)
+            trial = finished_trial_for(number, suggestion, None, TrialState.FAILED)
         else:
-            trial = finished_trial(number, config, -config["x"] + (config["y"] - 0.5) ** 2)
+            value = -config["x"] + (config["y"] - 0.5) ** 2
+            trial = finished_trial_for(number, suggestion, value)
         searcher.tell(trial)
         proposals.append(config["x"])
     assert sum(x > 0.5 for x in proposals[6:]) <= 8, proposals
@@ -192,9 +195,11 @@ def test_state_keeps_pending_and_hyperparameters() -> None:
     for number in range(12):
         config = space.sample(rng)
         searcher.tell(finished_trial(number, config, float(rng.random())))
-    searcher.ask(2)
+    asked = searcher.ask(2)
     state = searcher.state_dict()
-    assert len(state["pending"]) == 2 and len(state["theta"]) == space.n_dims + 2
+    assert state["version"] == 2
+    assert state["pending"] == [{"id": s.id, "config": s.config} for s in asked]
+    assert len(state["theta"]) == space.n_dims + 2
 
 
 # --- it optimizes --------------------------------------------------------------------------------
@@ -224,9 +229,11 @@ def test_small_discrete_space_visits_new_points() -> None:
     searcher = make_searcher("gp", space, seed=4, n_initial=2)
     seen = []
     for number in range(6):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
         seen.append((config["a"], config["b"]))
-        searcher.tell(finished_trial(number, config, len(config["a"]) + config["b"] * 0.5))
+        value = len(config["a"]) + config["b"] * 0.5
+        searcher.tell(finished_trial_for(number, suggestion, value))
     assert len(set(seen)) == 6, seen
 
 
@@ -237,7 +244,8 @@ def test_pending_cleared_when_told_and_pi_acquisition_works() -> None:
     for number in range(6):
         config = space.sample(rng)
         searcher.tell(finished_trial(number, config, float(rng.random())))
-    asked = [s.config for s in searcher.ask(3)]
-    assert searcher.state_dict()["pending"] == asked
-    searcher.tell(finished_trial(6, asked[1], 0.5))
-    assert searcher.state_dict()["pending"] == [asked[0], asked[2]]
+    asked = searcher.ask(3)
+    assert searcher.state_dict()["pending"] == [{"id": s.id, "config": s.config} for s in asked]
+    searcher.tell(finished_trial_for(6, asked[1], 0.5))
+    pending = searcher.state_dict()["pending"]
+    assert pending == [{"id": s.id, "config": s.config} for s in (asked[0], asked[2])]

@@ -21,6 +21,7 @@ from hpo.testing.searcher_conformance import (
     SearcherSpec,
     continuous_space,
     finished_trial,
+    finished_trial_for,
 )
 from hpo.trial import TrialState
 
@@ -90,7 +91,7 @@ def test_improving_member_gets_most_asks() -> None:
             value = best
         else:
             value = 100.0 + number
-        searcher.tell(finished_trial(number, suggestion.config, value))
+        searcher.tell(finished_trial_for(number, suggestion, value))
     assert set(members[:2]) == {"random#0", "random#1"}, "startup tries every member"
     later = members[20:]
     assert later.count(label_good) >= 0.85 * len(later), searcher.asks_per_member_
@@ -115,20 +116,20 @@ def test_rewards_credited_to_the_proposer_only_in_any_order() -> None:
     by_member = [s.info["member"] for s in asked]
     assert sorted(by_member) == ["random", "random", "tpe", "tpe"]
     # the first complete trial earns nothing (nothing to compare with)
-    searcher.tell(finished_trial(3, asked[3].config, 10.0))
+    searcher.tell(finished_trial_for(3, asked[3], 10.0))
     assert searcher.credited_ == [0, 0]
     # out of order: trial 1 then 0, then 2 fails
     before = searcher.bandit_.sums.copy()
-    searcher.tell(finished_trial(1, asked[1].config, 1.0))  # a new best: reward 1
+    searcher.tell(finished_trial_for(1, asked[1], 1.0))  # a new best: reward 1
     proposer = searcher.labels.index(by_member[1])
     expected = [0, 0]
     expected[proposer] += 1
     assert searcher.credited_ == expected
     assert searcher.bandit_.sums[proposer] == pytest.approx(before[proposer] * 0.95 + 1.0)
     assert searcher.bandit_.sums[1 - proposer] == pytest.approx(before[1 - proposer] * 0.95)
-    searcher.tell(finished_trial(0, asked[0].config, 5.0))  # beats one of two: reward 0.5
+    searcher.tell(finished_trial_for(0, asked[0], 5.0))  # beats one of two: reward 0.5
     expected[searcher.labels.index(by_member[0])] += 1
-    searcher.tell(finished_trial(2, asked[2].config, None, TrialState.FAILED))  # reward 0
+    searcher.tell(finished_trial_for(2, asked[2], None, TrialState.FAILED))  # reward 0
     expected[searcher.labels.index(by_member[2])] += 1
     assert searcher.credited_ == expected
     # a foreign trial is told to every member and credited to nobody
@@ -145,8 +146,8 @@ def test_rebuilt_portfolio_credits_like_the_original() -> None:
     original = _portfolio(["random", "tpe"], space, seed=3)
     trials = []
     for number in range(12):
-        config = original.ask(1)[0].config
-        trials.append(finished_trial(number, config, _loss(config)))
+        suggestion = original.ask(1)[0]
+        trials.append(finished_trial_for(number, suggestion, _loss(suggestion.config)))
     for trial in reversed(trials):
         original.tell(trial)
     state = json.loads(json.dumps(original.state_dict()))

@@ -21,7 +21,12 @@ from hpo.searchers._parzen import (
 )
 from hpo.searchers.tpe import MAX_BAD, MAX_GOOD, TPESearcher, _decode_value, _encode_value
 from hpo.space import Categorical, Float, Int, Param, Space
-from hpo.testing.searcher_conformance import SearcherConformance, SearcherSpec, finished_trial
+from hpo.testing.searcher_conformance import (
+    SearcherConformance,
+    SearcherSpec,
+    finished_trial,
+    finished_trial_for,
+)
 from hpo.trial import TrialState
 
 SPECS = [
@@ -157,9 +162,10 @@ def test_good_categorical_choice_is_proposed_most() -> None:
     space = Space({"opt": Categorical(["adam", "sgd", "rmsprop"]), "x": Float(0.0, 1.0)})
     searcher = make_searcher("tpe", space, seed=0, n_startup=10)
     for number in range(40):
-        config = searcher.ask(1)[0].config
+        suggestion = searcher.ask(1)[0]
+        config = suggestion.config
         loss = (0.0 if config["opt"] == "sgd" else 1.0) + config["x"] * 0.1
-        searcher.tell(finished_trial(number, config, loss))
+        searcher.tell(finished_trial_for(number, suggestion, loss))
     later = [s.config["opt"] for s in searcher.ask(20)]
     assert later.count("sgd") >= 14
 
@@ -169,11 +175,10 @@ def test_failed_trials_count_as_bad() -> None:
     space = Space({"x": Float(0.0, 1.0)})
     searcher = make_searcher("tpe", space, seed=3, n_startup=5)
     for number in range(40):
-        config = searcher.ask(1)[0].config
-        state = TrialState.FAILED if config["x"] < 0.5 else TrialState.COMPLETE
-        searcher.tell(
-            finished_trial(number, config, 1.0 if state is TrialState.COMPLETE else None, state)
-        )
+        suggestion = searcher.ask(1)[0]
+        state = TrialState.FAILED if suggestion.config["x"] < 0.5 else TrialState.COMPLETE
+        value = 1.0 if state is TrialState.COMPLETE else None
+        searcher.tell(finished_trial_for(number, suggestion, value, state))
     assert np.mean([s.config["x"] >= 0.5 for s in searcher.ask(20)]) >= 0.8
 
 
@@ -198,10 +203,10 @@ def _median_regret(searcher: str, problem: str, n_trials: int, seeds: range) -> 
         s = make_searcher(searcher, prob.space, seed=seed)
         best = math.inf
         for number in range(n_trials):
-            config = s.ask(1)[0].config
-            value = prob(config)
+            suggestion = s.ask(1)[0]
+            value = prob(suggestion.config)
             best = min(best, value)
-            s.tell(finished_trial(number, config, value))
+            s.tell(finished_trial_for(number, suggestion, value))
         regrets.append(prob.regret(best))
     return float(np.median(regrets))
 
