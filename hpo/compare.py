@@ -13,10 +13,16 @@ reference when known) plus one ordinary study per (searcher, seed), named
 ``<comparison>/<label>/seed<k>`` and seeded with ``k``; every seed is run by every
 searcher, so results pair by seed.
 
+**Two steps.** :func:`plan_comparison` validates the definition and stores the record
+and every member study (no trials); :func:`run_comparison` runs a stored comparison by
+name, rebuilding its problem from the registry (so a server or a worker can run what a
+client planned). :func:`compare` is the one and the other.
+
 **Resuming.** ``compare(..., load_if_exists=True)`` with the same name, problem, budget,
-searchers and seeds continues a stored comparison: a complete study is skipped, a partial
-one runs only its missing trials (finished = COMPLETE, PRUNED or FAILED), a missing one is
-created. Running it twice therefore never adds trials beyond ``n_trials`` per study.
+searchers and seeds continues a stored comparison, as does ``run_comparison(name, ...)``:
+a complete study is skipped, a partial one runs only its missing trials (finished =
+COMPLETE, PRUNED or FAILED), a missing one is created. Running it twice therefore never
+adds trials beyond ``n_trials`` per study.
 
 The summary (curves, regret, ranks, tests) is :class:`hpo.comparison_result.ComparisonResult`.
 """
@@ -43,6 +49,7 @@ from hpo.storage import ComparisonRecord, Storage, get_storage
 if TYPE_CHECKING:
     from hpo.benchmarks import Problem
     from hpo.executors.base import Executor
+    from hpo.study import Study
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -51,6 +58,8 @@ __all__ = [
     "SearcherCurves",
     "compare",
     "load_comparison",
+    "plan_comparison",
+    "run_comparison",
 ]
 
 SearcherLike = str | tuple[str, str, Mapping[str, Any] | None]
@@ -126,6 +135,143 @@ def study_name(comparison: str, label: str, seed: int) -> str:
     return f"{comparison}/{label}/seed{seed}"
 
 
+@dataclass(frozen=True)
+class _Definition:
+    """A comparison's validated definition."""
+
+    problem: Problem
+    entries: list[_Entry]
+    seeds: list[int]
+    n_trials: int
+    name: str
+
+    @classmethod
+    def validate(
+        cls,
+        problem: Problem | str,
+        searchers: Sequence[SearcherLike],
+        seeds: int | Iterable[int],
+        n_trials: int,
+        name: str | None,
+    ) -> _Definition:
+        prob = _problem(problem)
+        entries = _entries(searchers)
+        seed_list = _seeds(seeds)
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+            raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        name = name or f"{prob.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        return cls(prob, entries, seed_list, n_trials, name)
+
+
+def plan_comparison(
+    problem: Problem | str,
+    searchers: Sequence[SearcherLike],
+    *,
+    seeds: int | Iterable[int],
+    n_trials: int,
+    storage: Storage | str,
+    name: str | None = None,
+    load_if_exists: bool = False,
+) -> ComparisonRecord:
+    """Store the comparison ``name`` and every member study (one per searcher and seed,
+    no trials yet), and return its record; :func:`run_comparison` then runs it.
+
+    Arguments are those of :func:`compare`, all validated here. With
+    ``load_if_exists=True`` planning an existing comparison again with the same
+    definition returns its record and only adds members that are missing (a deleted
+    study), so planning is idempotent; a different definition under that name is a
+    ``ValueError``, and without ``load_if_exists`` an existing name is a
+    :class:`~hpo.exceptions.DuplicateComparisonError`.
+
+    >>> record = hpo.plan_comparison("branin", ["random", "tpe"], seeds=5, n_trials=30,
+    ...                              storage="sqlite:///hpo.db", name="b")  # doctest: +SKIP
+    >>> len(record.members)                                                  # doctest: +SKIP
+    10
+    """
+    definition = _Definition.validate(problem, searchers, seeds, n_trials, name)
+    return _plan(get_storage(storage), definition, load_if_exists)
+
+
+def _plan(store: Storage, definition: _Definition, load_if_exists: bool) -> ComparisonRecord:
+    prob, entries, seed_list = definition.problem, definition.entries, definition.seeds
+    name, n_trials = definition.name, definition.n_trials
+    spec = {"searchers": [e.to_json() for e in entries], "seeds": seed_list}
+    try:
+        record = store.create_comparison(
+            name,
+            problem=prob.name,
+            direction=prob.direction,
+            n_trials=n_trials,
+            spec=spec,
+            optimum=prob.optimum,
+            reference=prob.reference,
+        )
+    except DuplicateComparisonError:
+        if not load_if_exists:
+            raise
+        record = store.get_comparison(name)
+        _check_same(record, prob, n_trials, spec)
+    linked = {(m.label, m.seed) for m in record.members}
+    for entry in entries:
+        for seed in seed_list:
+            if (entry.label, seed) not in linked:
+                _member_study(store, record, prob, entry, seed, linked=False)
+    return store.get_comparison(name)
+
+
+def run_comparison(
+    name: str,
+    storage: Storage | str,
+    *,
+    problem: Problem | str | None = None,
+    executor: Executor | str | None = None,
+    n_workers: int = 1,
+    timeout_per_study: float | None = None,
+    progress: bool = False,
+) -> ComparisonResult:
+    """Run the planned comparison ``name`` to the end and return its summary.
+
+    Only members with trials left run, each for its missing trials (finished = COMPLETE,
+    PRUNED or FAILED), so an interrupted run resumes and a second run adds nothing;
+    members missing from an interrupted plan are created. Studies run one after the
+    other with ``executor`` / ``n_workers`` and at most ``timeout_per_study`` seconds.
+
+    The problem is rebuilt from the stored record by its registered name
+    (:func:`hpo.benchmarks.get_problem`). A comparison planned with an unregistered
+    :class:`~hpo.benchmarks.Problem` needs that problem again as ``problem=``; it must
+    have the stored name and direction (and, checked per study, the same space).
+    """
+    store = get_storage(storage)
+    record = store.get_comparison(name)
+    prob = _stored_problem(record, problem)
+    entries = [
+        _Entry(str(s["label"]), str(s["searcher"]), dict(s.get("kwargs") or {}))
+        for s in record.spec.get("searchers", [])
+    ]
+    members = {(m.label, m.seed): m for m in record.members}
+    for entry in entries:
+        for seed in record.spec.get("seeds", []):
+            member = members.get((entry.label, seed))
+            if (
+                member is not None
+                and store.count_trials(member.study_id, FINISHED) >= record.n_trials
+            ):
+                continue  # complete: not even loaded
+            study = _member_study(store, record, prob, entry, seed, linked=member is not None)
+            remaining = record.n_trials - store.count_trials(study.study_id, FINISHED)
+            if remaining > 0:
+                study.optimize(
+                    n_trials=remaining,
+                    timeout=timeout_per_study,
+                    executor=executor,
+                    n_workers=n_workers,
+                    progress=progress,
+                )
+    return ComparisonResult(store, store.get_comparison(name))
+
+
 def compare(
     problem: Problem | str,
     searchers: Sequence[SearcherLike],
@@ -151,65 +297,79 @@ def compare(
     ``timeout_per_study`` seconds. With ``load_if_exists=True`` a stored comparison of
     that name is resumed (see the module docstring); otherwise an existing name raises
     :class:`~hpo.exceptions.DuplicateComparisonError`.
+
+    It is :func:`plan_comparison` followed by :func:`run_comparison`.
     """
+    definition = _Definition.validate(problem, searchers, seeds, n_trials, name)
+    store = get_storage(storage)
+    record = _plan(store, definition, load_if_exists)
+    return run_comparison(
+        record.name,
+        store,
+        problem=definition.problem,
+        executor=executor,
+        n_workers=n_workers,
+        timeout_per_study=timeout_per_study,
+        progress=progress,
+    )
+
+
+def _member_study(
+    store: Storage,
+    record: ComparisonRecord,
+    problem: Problem,
+    entry: _Entry,
+    seed: int,
+    *,
+    linked: bool,
+) -> Study:
+    """The study running ``entry`` with ``seed`` in the comparison (created if missing,
+    checked against the definition, linked to the comparison unless ``linked``)."""
     from hpo.study import create_study
 
-    prob = _problem(problem)
-    entries = _entries(searchers)
-    seed_list = _seeds(seeds)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    name = name or f"{prob.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    store = get_storage(storage)
-    spec = {"searchers": [e.to_json() for e in entries], "seeds": seed_list}
-    try:
-        record = store.create_comparison(
-            name,
-            problem=prob.name,
-            direction=prob.direction,
-            n_trials=n_trials,
-            spec=spec,
-            optimum=prob.optimum,
-            reference=prob.reference,
+    study = create_study(
+        problem.objective,
+        searcher=entry.searcher,
+        searcher_kwargs=entry.kwargs,
+        seed=seed,
+        name=study_name(record.name, entry.label, seed),
+        storage=store,
+        load_if_exists=True,
+    )
+    if study.seed != seed or study.searcher_kwargs != entry.kwargs:
+        raise ValueError(
+            f"study {study.name!r} exists with seed {study.seed} and options "
+            f"{study.searcher_kwargs}, not seed {seed} and {entry.kwargs}"
         )
-    except DuplicateComparisonError:
-        if not load_if_exists:
-            raise
-        record = store.get_comparison(name)
-        _check_same(record, prob, n_trials, spec)
-    members = {(m.label, m.seed) for m in record.members}
-    for entry in entries:
-        for seed in seed_list:
-            study = create_study(
-                prob.objective,
-                searcher=entry.searcher,
-                searcher_kwargs=entry.kwargs,
-                seed=seed,
-                name=study_name(name, entry.label, seed),
-                storage=store,
-                load_if_exists=True,
+    if not linked:
+        store.add_comparison_study(
+            record.comparison_id, study.study_id, label=entry.label, seed=seed
+        )
+    return study
+
+
+def _stored_problem(record: ComparisonRecord, problem: Problem | str | None) -> Problem:
+    """The problem to run ``record`` on: ``problem`` if given, else the registered one of
+    the stored name; either way it must be the stored problem."""
+    from hpo.benchmarks import available_problems
+
+    if problem is None:
+        if record.problem not in available_problems():
+            raise ValueError(
+                f"comparison {record.name!r} is on the problem {record.problem!r}, which is "
+                "not registered, so it cannot be rebuilt by name: pass the same Problem "
+                f"again with run_comparison({record.name!r}, storage, problem=...), or "
+                "register it with hpo.benchmarks.register_problem"
             )
-            if (entry.label, seed) not in members:
-                store.add_comparison_study(
-                    record.comparison_id, study.study_id, label=entry.label, seed=seed
-                )
-            if study.seed != seed or study.searcher_kwargs != entry.kwargs:
-                raise ValueError(
-                    f"study {study.name!r} exists with seed {study.seed} and options "
-                    f"{study.searcher_kwargs}, not seed {seed} and {entry.kwargs}"
-                )
-            remaining = n_trials - store.count_trials(study.study_id, FINISHED)
-            if remaining > 0:
-                study.optimize(
-                    n_trials=remaining,
-                    timeout=timeout_per_study,
-                    executor=executor,
-                    n_workers=n_workers,
-                    progress=progress,
-                )
-    return ComparisonResult(store, store.get_comparison(name))
+        problem = record.problem
+    prob = _problem(problem)
+    if (prob.name, prob.direction) != (record.problem, record.direction):
+        raise ValueError(
+            f"comparison {record.name!r} is on the problem {record.problem!r} "
+            f"({record.direction}), not {prob.name!r} ({prob.direction}); pass the problem it "
+            "was planned with"
+        )
+    return prob
 
 
 def _check_same(

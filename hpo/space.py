@@ -43,7 +43,12 @@ _REL_TOL = 1e-9
 
 
 class SpaceError(ValueError):
-    """A parameter or space definition is invalid; the message says how to fix it."""
+    """A parameter or space definition is invalid; the message says how to fix it.
+
+    ``code`` and ``kind`` are its stable error code (see :mod:`hpo.exceptions`)."""
+
+    code: ClassVar[str] = "invalid_space"
+    kind: ClassVar[str] = "invalid"
 
 
 def _freeze_when(when: Mapping[str, Any] | None) -> tuple[tuple[str, tuple[Any, ...]], ...]:

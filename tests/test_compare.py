@@ -14,7 +14,14 @@ import pytest
 import hpo
 from hpo.benchmarks import Problem, get_problem
 from hpo.cli import main
-from hpo.compare import TABLE_COLUMNS, ComparisonResult, load_comparison, study_name
+from hpo.compare import (
+    TABLE_COLUMNS,
+    ComparisonResult,
+    load_comparison,
+    plan_comparison,
+    run_comparison,
+    study_name,
+)
 from hpo.exceptions import (
     ComparisonNotFoundError,
     DuplicateComparisonError,
@@ -289,3 +296,94 @@ def test_cli_usage_errors_exit_2(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "cli.db").exists() or not _trial_counts(url)
+
+
+# --- plan, then run ---------------------------------------------------------------------------
+def _counts(storage: InMemoryStorage) -> dict[str, int]:
+    return {r.name: storage.count_trials(r.study_id) for r in storage.list_studies()}
+
+
+def test_plan_and_run_are_exported() -> None:
+    assert hpo.plan_comparison is plan_comparison and hpo.run_comparison is run_comparison
+    assert {"plan_comparison", "run_comparison"} <= set(hpo.__all__)
+
+
+def test_planning_is_idempotent_and_creates_no_trials() -> None:
+    storage = InMemoryStorage()
+    args: dict[str, Any] = {"seeds": 2, "n_trials": 3, "storage": storage, "name": "plan"}
+    first = plan_comparison("branin", ["random", "tpe"], **args)
+    again = plan_comparison("branin", ["random", "tpe"], load_if_exists=True, **args)
+    assert again == first
+    assert len(first.members) == 4 and {(m.label, m.seed) for m in first.members} == {
+        (lab, k) for lab in ("random", "tpe") for k in (0, 1)
+    }
+    assert _counts(storage) == {
+        study_name("plan", lab, k): 0 for lab in ("random", "tpe") for k in (0, 1)
+    }
+    assert [c.name for c in storage.list_comparisons()] == ["plan"]
+    with pytest.raises(DuplicateComparisonError, match="'plan' already exists"):
+        plan_comparison("branin", ["random", "tpe"], **args)
+    with pytest.raises(ValueError, match=r"different definition.*seeds: stored \[0, 1\]"):
+        plan_comparison("branin", ["random", "tpe"], load_if_exists=True, **{**args, "seeds": 3})
+    assert len(storage.list_studies()) == 4
+
+
+def test_planning_validates_before_storing_anything() -> None:
+    storage = InMemoryStorage()
+    with pytest.raises(UnknownSearcherError, match="tpee"):
+        plan_comparison("branin", ["tpee"], seeds=1, n_trials=2, storage=storage, name="x")
+    with pytest.raises(ValueError, match="n_trials"):
+        plan_comparison("branin", ["random"], seeds=1, n_trials=0, storage=storage, name="x")
+    with pytest.raises(ValueError, match="unknown problem 'nope'"):
+        plan_comparison("nope", ["random"], seeds=1, n_trials=2, storage=storage, name="x")
+    assert storage.list_comparisons() == [] and storage.list_studies() == []
+
+
+def test_run_after_plan_fills_each_member_and_running_again_adds_nothing() -> None:
+    storage = InMemoryStorage()
+    plan_comparison(
+        "branin", ["random", "tpe"], seeds=[3, 5], n_trials=4, storage=storage, name="r"
+    )
+    result = run_comparison("r", storage)
+    assert isinstance(result, ComparisonResult) and result.seeds == [3, 5]
+    counts = _counts(storage)
+    assert len(counts) == 4 and set(counts.values()) == {4}
+    again = run_comparison("r", storage)
+    assert _counts(storage) == counts
+    pd.testing.assert_frame_equal(again.table(), result.table())
+    with pytest.raises(ComparisonNotFoundError, match="no comparison named 'nope'"):
+        run_comparison("nope", storage)
+
+
+def test_run_completes_a_partial_member_without_over_running_it() -> None:
+    storage = InMemoryStorage()
+    record = plan_comparison("branin", ["random"], seeds=2, n_trials=5, storage=storage, name="p2")
+    problem = get_problem("branin")
+    partial = hpo.load_study(record.members[0].study_name, storage, problem.objective)
+    partial.optimize(n_trials=2, progress=False)
+    assert storage.count_trials(record.members[0].study_id) == 2
+    result = run_comparison("p2", storage)
+    assert [storage.count_trials(m.study_id) for m in result.record.members] == [5, 5]
+
+
+def test_run_recreates_a_member_deleted_since_planning(tmp_path: Path) -> None:
+    storage = get_storage(f"sqlite:///{tmp_path / 'd.db'}")
+    record = plan_comparison("branin", ["random"], seeds=2, n_trials=2, storage=storage, name="d")
+    storage.delete_study(record.members[1].study_name)
+    assert len(storage.get_comparison("d").members) == 1
+    result = run_comparison("d", storage)
+    assert len(result.record.members) == 2
+    assert [storage.count_trials(m.study_id) for m in result.record.members] == [2, 2]
+
+
+def test_an_unregistered_problem_must_be_passed_again() -> None:
+    storage = InMemoryStorage()
+    plan_comparison(_maximize_problem(), ["random"], seeds=1, n_trials=3, storage=storage, name="u")
+    with pytest.raises(ValueError, match=r"problem 'bump', which is not registered.*problem="):
+        run_comparison("u", storage)
+    assert _counts(storage) == {"u/random/seed0": 0}
+    with pytest.raises(ValueError, match=r"on the problem 'bump' \(maximize\), not 'branin'"):
+        run_comparison("u", storage, problem="branin")
+    result = run_comparison("u", storage, problem=_maximize_problem())
+    assert _counts(storage) == {"u/random/seed0": 3}
+    assert result.regret_basis == "observed"

@@ -22,6 +22,9 @@ T = TypeVar("T", bound=type[Stopper])
 class UnknownStopperError(HPOError, ValueError):
     """No stopper is registered under that name."""
 
+    code = "unknown_stopper"
+    kind = "invalid"
+
 
 def register_stopper(name: str) -> Callable[[T], T]:
     """Class decorator that registers a stopper under ``name``."""
