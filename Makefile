@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+$(STAMP): pyproject.toml setup.py constraints.txt | $(BIN)/python
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
