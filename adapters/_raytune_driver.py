@@ -58,11 +58,11 @@ class TuneRun:
         """The study's next configuration for a new Tune trial, or ``None`` if exhausted."""
         with self._lock:
             try:
-                frozen = self.study._ask_frozen()
+                spec = self.study.driver.start_trial(heartbeat=False)
             except SearchSpaceExhausted:
                 return None
-            self._bind(trial_id, frozen.number)
-            return {**frozen.params, TRIAL_KEY: frozen.number}
+            self._bind(trial_id, spec.number)
+            return {**spec.params, TRIAL_KEY: spec.number}
 
     def ask_many(self, n: int) -> list[dict[str, Any]]:
         """Up to ``n`` configurations at once, for schedulers that refuse a search
@@ -72,11 +72,11 @@ class TuneRun:
         with self._lock:
             for _ in range(n):
                 try:
-                    frozen = self.study._ask_frozen()
+                    spec = self.study.driver.start_trial(heartbeat=False)
                 except SearchSpaceExhausted:
                     break
-                self.created.append(frozen.number)
-                configs.append({**frozen.params, TRIAL_KEY: frozen.number})
+                self.created.append(spec.number)
+                configs.append({**spec.params, TRIAL_KEY: spec.number})
         return configs
 
     def number_of(self, trial: TuneTrial) -> int | None:

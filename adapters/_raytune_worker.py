@@ -34,7 +34,7 @@ from typing import Any
 
 from hpo.objective import Objective, TrialOutcome, evaluate
 from hpo.space import Param, Space
-from hpo.trial import Trial, TrialChannel, TrialSpec, TrialState, check_user_attr
+from hpo.trial import Decision, Trial, TrialChannel, TrialSpec, TrialState, check_user_attr
 
 #: config key holding the hpo trial number of a Tune trial (set on the driver)
 TRIAL_KEY = "__hpo_trial__"
@@ -107,14 +107,14 @@ class TuneChannel(TrialChannel):
         self._attrs[str(key)] = value
 
     # --- reports ----------------------------------------------------------------------
-    def report(self, number: int, step: int, value: float) -> bool:
+    def report(self, number: int, step: int, value: float) -> Decision:
         if self._pending is not None:
             self._flush()
         self._pending = {self.metric_key: value, STEP_KEY: step}
         self._pending_ckpt, self._unclaimed = self._unclaimed, None
         self._last_value = value
         self._n_reports += 1
-        return False  # Tune stops a trial itself, at a report
+        return Decision.CONTINUE  # Tune stops a trial itself, at a report
 
     def finish(self, outcome: TrialOutcome) -> None:
         """Send the last report with the trial's outcome attached; a FAILED outcome is

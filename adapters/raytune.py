@@ -155,7 +155,7 @@ def run_with_tune(
     from ._raytune_hooks import NumberedSearch, Recorder, StudySearch
     from ._raytune_worker import TRIAL_KEY, WorkerPayload, tune_trainable
 
-    obj = study._resolve_objective(objective)
+    obj = study.resolve_objective(objective)
     metric_key = metric or study.metric or "value"
     mode = "min" if study.direction == "minimize" else "max"
     run = TuneRun(study, metric_key)

@@ -13,7 +13,14 @@
 from __future__ import annotations
 
 from hpo.budget import Budget
-from hpo.compare import ComparisonResult, compare, load_comparison
+from hpo.compare import (
+    ComparisonResult,
+    compare,
+    load_comparison,
+    plan_comparison,
+    run_comparison,
+)
+from hpo.driver import Driver, LocalDriver
 from hpo.exceptions import (
     ComparisonNotFoundError,
     DuplicateComparisonError,
@@ -22,6 +29,7 @@ from hpo.exceptions import (
     SearcherError,
     SearchSpaceExhausted,
     StudyNotFoundError,
+    StudyOwnedError,
     TrialPruned,
     UnknownSearcherError,
     UnsupportedSpaceError,
@@ -41,12 +49,14 @@ __all__ = [
     "ComparisonNotFoundError",
     "ComparisonResult",
     "Decision",
+    "Driver",
     "DuplicateComparisonError",
     "DuplicateStudyError",
     "Float",
     "FrozenTrial",
     "HPOError",
     "Int",
+    "LocalDriver",
     "Objective",
     "ProcessExecutor",
     "SearchSpaceExhausted",
@@ -57,6 +67,7 @@ __all__ = [
     "SpaceError",
     "Study",
     "StudyNotFoundError",
+    "StudyOwnedError",
     "Suggestion",
     "ThreadExecutor",
     "Trial",
@@ -70,5 +81,7 @@ __all__ = [
     "load_comparison",
     "load_study",
     "objective",
+    "plan_comparison",
     "register",
+    "run_comparison",
 ]

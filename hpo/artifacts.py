@@ -18,8 +18,9 @@ import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 DEFAULT_ROOT_ENV = "HPO_ARTIFACTS"
 DEFAULT_ROOT = "hpo-artifacts"
@@ -50,6 +51,14 @@ class ArtifactStore(ABC):
     def delete(self, study: str, number: int) -> None:
         """Remove the trial's checkpoint and files (no error if there are none)."""
 
+    @abstractmethod
+    def save_bytes(self, study: str, number: int, data: bytes) -> None:
+        """Keep ``data`` (an already pickled object) as the trial's latest checkpoint."""
+
+    @abstractmethod
+    def load_bytes(self, study: str, number: int) -> bytes:
+        """The trial's latest checkpoint as stored (``FileNotFoundError`` if none)."""
+
 
 def get_artifact_store(location: str | os.PathLike[str] | None = None) -> ArtifactStore:
     """The store at ``location``: a directory path (default ``$HPO_ARTIFACTS`` or
@@ -73,23 +82,34 @@ class LocalArtifactStore(ArtifactStore):
         return path
 
     def exists(self, study: str, number: int) -> bool:
-        return (self.root / _SAFE.sub("_", study) / str(int(number)) / _CHECKPOINT).is_file()
+        return self._path(study, number).is_file()
 
     def save(self, study: str, number: int, obj: Any) -> None:
+        self._write(study, number, lambda fh: pickle.dump(obj, fh, pickle.HIGHEST_PROTOCOL))
+
+    def save_bytes(self, study: str, number: int, data: bytes) -> None:
+        self._write(study, number, lambda fh: fh.write(data))
+
+    def _write(self, study: str, number: int, write: Callable[[IO[bytes]], object]) -> None:
         directory = self.trial_dir(study, number)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-")
         try:
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                write(fh)
             os.replace(tmp, directory / _CHECKPOINT)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def _path(self, study: str, number: int) -> Path:
+        return self.root / _SAFE.sub("_", study) / str(int(number)) / _CHECKPOINT
+
     def load(self, study: str, number: int) -> Any:
-        path = self.root / _SAFE.sub("_", study) / str(int(number)) / _CHECKPOINT
-        with path.open("rb") as fh:
+        with self._path(study, number).open("rb") as fh:
             return pickle.load(fh)
+
+    def load_bytes(self, study: str, number: int) -> bytes:
+        return self._path(study, number).read_bytes()
 
     def delete(self, study: str, number: int) -> None:
         shutil.rmtree(self.root / _SAFE.sub("_", study) / str(int(number)), ignore_errors=True)

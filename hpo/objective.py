@@ -260,6 +260,66 @@ def outcome_from_result(result: Any, metric: str | None, pruned: bool = False) -
     return TrialOutcome(state, value=value, metrics=metrics)
 
 
+def outcome_from_tell(
+    value: float | Mapping[str, Any] | None,
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    state: TrialState | str | None = None,
+    error: str | None = None,
+    metric: str | None = None,
+    number: int | None = None,
+) -> TrialOutcome:
+    """The outcome of a hand-told trial (``study.tell``), validated.
+
+    ``state`` defaults to COMPLETE, which needs a ``value`` (a number, or a dict of
+    metrics naming ``metric``); an invalid value makes the outcome FAILED with the reason.
+    Extra ``metrics`` must be numbers (``None``, NaN and infinities are stored as missing).
+    Raises ``ValueError`` for a COMPLETE tell without a value, or an unfinished state."""
+    which = "the trial" if number is None else f"trial {number}"
+    state = TrialState(state) if state is not None else TrialState.COMPLETE
+    extra = {str(k): _metric_or_missing(k, v) for k, v in (metrics or {}).items()}
+    final: float | None = None
+    if isinstance(value, Mapping):
+        outcome = outcome_from_result(value, metric, pruned=state is TrialState.PRUNED)
+        if state is not TrialState.FAILED:
+            state, error = outcome.state, outcome.error or error
+        final = outcome.value
+        extra = {**outcome.metrics, **extra}
+    elif state is TrialState.COMPLETE:
+        if value is None:
+            raise ValueError(
+                f"tell() needs a value to complete {which}; pass "
+                "state='FAILED' or state='PRUNED' for a trial without one"
+            )
+        try:
+            final = check_value(value)
+        except ValueError as exc:
+            state, error = TrialState.FAILED, str(exc)
+    elif state is TrialState.PRUNED and value is not None:
+        try:
+            final = check_value(value)
+        except ValueError:
+            final = None
+    elif not state.is_finished:
+        raise ValueError(
+            f"tell() finishes trials: state must be COMPLETE, PRUNED or FAILED, got {state.value}"
+        )
+    if state is TrialState.FAILED:
+        final = None
+    return TrialOutcome(state, value=final, metrics=extra, error=error)
+
+
+def _metric_or_missing(key: Any, v: Any) -> float | None:
+    """A metric as a finite float, ``None`` when missing (None, NaN, infinite)."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {key!r} must be a number, got {v!r}") from None
+    return f if math.isfinite(f) else None
+
+
 def evaluate(
     objective: Objective,
     trial: Trial,

@@ -34,7 +34,7 @@ class ProgressBar:
     def update(self, run: Any, trial: FrozenTrial) -> None:
         self.done += 1
         if trial.state is TrialState.COMPLETE and trial.value is not None:
-            direction = getattr(run.study, "direction", "minimize")
+            direction = run.driver.record.direction
             better = self.best is None or (
                 trial.value < self.best if direction == "minimize" else trial.value > self.best
             )

@@ -4,75 +4,53 @@
 >>> study.optimize(n_trials=20)                                 # doctest: +SKIP
 >>> study.best_params, study.best_value                         # doctest: +SKIP
 
-The study keeps its searcher current: before each ask it tells the searcher every trial
-that finished since it last looked (here, in another thread or in another process sharing
-the storage) through the storage's incremental read. A reloaded study rebuilds its
-searcher the same way, from ``(name, kwargs, saved state)`` plus the stored trials.
+A study holds a :class:`~hpo.driver.Driver`, the engine that owns its searcher: before
+each ask the driver tells the searcher every trial that finished since it last looked
+(here, in another thread or in another process sharing the storage) through the
+storage's incremental read. A reloaded study rebuilds its searcher the same way, from
+``(name, kwargs, saved state)`` plus the stored trials.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import math
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.budget import Budget, as_budget
+from hpo.channel import DriverChannel
+from hpo.driver import DEFAULT_HEARTBEAT_INTERVAL, Driver, LocalDriver
 from hpo.exceptions import DuplicateStudyError
-from hpo.executors.base import Callback, Executor, OptimizeRun
-from hpo.objective import Objective, as_objective, outcome_from_result
-from hpo.searchers import DEFAULT_SEARCHER, Decision, Searcher, make_searcher, searcher_class
-from hpo.space import Param, Space, SpaceError, as_space
+from hpo.executors.base import Executor, OptimizeRun
+from hpo.objective import Objective, as_objective, outcome_from_tell
+from hpo.searchers import DEFAULT_SEARCHER, Searcher, make_searcher, searcher_class
+from hpo.space import Param, Space, as_space
 from hpo.storage import Storage, StudyRecord, get_storage
-from hpo.trial import (
-    FrozenTrial,
-    Trial,
-    TrialChannel,
-    TrialSpec,
-    TrialState,
-    best_trial,
-    check_user_attr,
-    check_value,
-)
+from hpo.trial import FrozenTrial, Trial, TrialState, best_trial
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from hpo.stoppers import Stopper
 
+__all__ = ["DEFAULT_HEARTBEAT_INTERVAL", "Callback", "Study", "create_study", "load_study"]
+
 ObjectiveLike = Objective | Callable[..., Any]
-
-#: seconds between heartbeats of running trials; a trial silent for the grace period
-#: (default 4 intervals) is failed by the next process that asks
-DEFAULT_HEARTBEAT_INTERVAL = 30.0
-#: the study attribute holding the multi-fidelity settings (budget, stopper and options)
-FIDELITY_ATTR = "hpo:fidelity"
-
-
-class _StudyChannel(TrialChannel):
-    """The in-process channel: a running trial talks to its study directly."""
-
-    def __init__(self, study: Study) -> None:
-        self._study = study
-
-    def suggest(self, number: int, name: str, param: Param) -> Any:
-        return self._study._suggest_param(number, name, param)
-
-    def report(self, number: int, step: int, value: float) -> bool:
-        return self._study._report(number, step, value)
-
-    def set_user_attr(self, number: int, key: str, value: Any) -> None:
-        self._study._set_user_attr(number, key, value)
+#: called as ``callback(study, trial)`` after each trial ``optimize`` finishes
+Callback = Callable[["Study", FrozenTrial], None]
 
 
 class Study:
     """A named optimization of one objective; build it with :func:`create_study` or
-    :func:`load_study`."""
+    :func:`load_study`.
+
+    The study is the user's object; the work of running it (the searcher, the stopper,
+    starting and finishing trials) is its :attr:`driver`'s."""
 
     def __init__(
         self,
@@ -83,44 +61,37 @@ class Study:
         artifacts: str | Path | None = None,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         grace_period: float | None = None,
+        driver: Driver | None = None,
     ) -> None:
-        if not heartbeat_interval > 0:
-            raise ValueError(f"heartbeat_interval must be > 0 seconds, got {heartbeat_interval!r}")
-        grace = 4 * heartbeat_interval if grace_period is None else grace_period
-        if not grace > heartbeat_interval:
-            raise ValueError(
-                f"grace_period ({grace}) must exceed heartbeat_interval ({heartbeat_interval}), "
-                "or live trials would be failed"
-            )
-        self.heartbeat_interval = float(heartbeat_interval)
-        self.grace_period = float(grace)
-        self._last_stale_check = -math.inf
         self.storage = storage
-        self._record = record
-        self._objective = objective
-        self._lock = threading.RLock()
-        self._searcher: Searcher | None = None
-        self._stopper: Stopper | None = None
-        self._cursor = 0
-        self._history: dict[int, FrozenTrial] = {}
-        self._told: set[int] = set()
-        self._waiting: set[int] = set()
-        self._saved_state: str | None = (
-            json.dumps(record.searcher_state, sort_keys=True) if record.searcher_state else None
+        self._driver = driver or open_driver(
+            storage,
+            record,
+            artifacts=artifacts,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
         )
-        self._stop_requested = False
-        self._channel = _StudyChannel(self)
-        from hpo.artifacts import LocalArtifactStore
-
-        self.artifacts_root = str(LocalArtifactStore(artifacts).root.resolve())
+        self._objective = objective
+        self._channel = DriverChannel(self._driver)
+        self._runs: list[OptimizeRun] = []
+        self._runs_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
             f"Study(name={self.name!r}, direction={self.direction!r}, "
-            f"searcher={self._record.searcher!r})"
+            f"searcher={self.searcher_name!r})"
         )
 
     # --- definition --------------------------------------------------------------------
+    @property
+    def driver(self) -> Driver:
+        """The engine that runs this study (:class:`~hpo.driver.LocalDriver` here)."""
+        return self._driver
+
+    @property
+    def _record(self) -> StudyRecord:
+        return self._driver.record
+
     @property
     def name(self) -> str:
         return self._record.name
@@ -165,138 +136,56 @@ class Study:
     @property
     def budget(self) -> Budget | None:
         """The resource each trial may spend (multi-fidelity studies), else ``None``."""
-        data = self._record.user_attrs.get(FIDELITY_ATTR, {}).get("budget")
-        return Budget.from_json(data) if data else None
+        return self._record.budget
 
     @property
     def stopper_name(self) -> str | None:
-        return self._record.user_attrs.get(FIDELITY_ATTR, {}).get("stopper")
+        return self._record.stopper
 
     @property
     def stopper_kwargs(self) -> dict[str, Any]:
-        return dict(self._record.user_attrs.get(FIDELITY_ATTR, {}).get("stopper_kwargs", {}))
+        return dict(self._record.stopper_kwargs)
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self._driver.heartbeat_interval
+
+    @property
+    def grace_period(self) -> float:
+        return self._local_driver("grace_period").grace_period
+
+    @property
+    def artifacts_root(self) -> str:
+        """The directory trials keep their checkpoints in."""
+        root = self._driver.checkpoint_root
+        if root is None:
+            raise AttributeError(f"study {self.name!r} keeps its checkpoints in its server")
+        return root
+
+    def _local_driver(self, what: str) -> LocalDriver:
+        if not isinstance(self._driver, LocalDriver):
+            raise AttributeError(
+                f"study {self.name!r} is driven by {self._record.owner or 'a server'}; its "
+                f"{what} lives there, not in this process"
+            )
+        return self._driver
 
     @property
     def stopper(self) -> Stopper | None:
         """The study's stopper, built on first use, or ``None`` without one."""
-        name, budget = self.stopper_name, self.budget
-        if name is None or budget is None:
-            return None
-        with self._lock:
-            if self._stopper is None:
-                from hpo.stoppers import make_stopper
-
-                self._stopper = make_stopper(
-                    name,
-                    budget,
-                    direction=self.direction,
-                    seed=self.seed,
-                    **self.stopper_kwargs,
-                )
-            return self._stopper
+        return self._local_driver("stopper").stopper
 
     @property
     def searcher(self) -> Searcher:
         """The study's searcher, built on first use from its name, options and state."""
-        with self._lock:
-            if self._searcher is None:
-                rec = self._record
-                searcher = make_searcher(
-                    rec.searcher,
-                    None if rec.define_by_run else rec.space,
-                    direction=rec.direction,
-                    seed=rec.seed,
-                    budget=self.budget,
-                    **rec.searcher_kwargs,
-                )
-                if rec.searcher_state:
-                    searcher.load_state_dict(rec.searcher_state)
-                searcher.bind_counter(lambda key: self.storage.next_counter(self.study_id, key))
-                self._searcher = searcher
-            return self._searcher
-
-    # --- keeping the searcher current ----------------------------------------------------
-    def _sync(self) -> None:
-        """Tell the searcher every trial finished since the last look (lock held)."""
-        searcher = self.searcher
-        batch = self.storage.get_trials(self.study_id, since=self._cursor)
-        for t in batch.trials:
-            self._history[t.number] = t
-            if t.state is TrialState.WAITING:
-                self._waiting.add(t.number)
-            else:
-                self._waiting.discard(t.number)
-            if t.state.is_finished and t.number not in self._told:
-                self._told.add(t.number)
-                searcher.tell(t)
-        self._cursor = batch.cursor
-
-    def _save_state_if_changed(self) -> None:
-        state = self.searcher.state_dict()
-        encoded = json.dumps(state, sort_keys=True)
-        if encoded != self._saved_state:
-            self.storage.save_searcher_state(self.study_id, state)
-            self._saved_state = encoded
+        return self._local_driver("searcher").searcher
 
     # --- ask / tell ----------------------------------------------------------------------
-    def _fail_stale_trials(self) -> None:
-        """Fail trials whose driver stopped beating (a crashed or killed process), at most
-        once per heartbeat interval."""
-        now = time.monotonic()
-        if now - self._last_stale_check < self.heartbeat_interval:
-            return
-        self._last_stale_check = now
-        cutoff = datetime.now(UTC) - timedelta(seconds=self.grace_period)
-        self.storage.fail_stale_trials(
-            self.study_id,
-            older_than=cutoff,
-            error=f"no heartbeat for {self.grace_period:g}s: the process running this trial "
-            "is presumed dead",
-        )
-
-    def _ask_frozen(self, *, heartbeat: bool = False) -> FrozenTrial:
-        """Start the next trial; ``heartbeat=True`` for trials whose runner keeps beating."""
-        with self._lock:
-            self._fail_stale_trials()
-            self._sync()
-            if self._waiting:
-                trial = self.storage.pop_waiting_trial(self.study_id, heartbeat=heartbeat)
-                if trial is not None:
-                    self._waiting.discard(trial.number)
-                    return trial
-                self._waiting.clear()
-            t0 = time.perf_counter()
-            suggestion = self.searcher.ask(1)[0]
-            elapsed = time.perf_counter() - t0
-            budget = suggestion.budget
-            if budget is None and self.budget is not None:
-                budget = self.budget.max
-            trial = self.storage.create_trial(
-                self.study_id,
-                params=suggestion.config,
-                budget=budget,
-                parent=suggestion.parent,
-                searcher_time=elapsed,
-                heartbeat=heartbeat,
-            )
-            self._save_state_if_changed()
-            return trial
-
-    def _spec_for(self, trial: FrozenTrial) -> TrialSpec:
-        return TrialSpec(
-            study_name=self.name,
-            number=trial.number,
-            params=dict(trial.params),
-            budget=trial.budget,
-            parent=trial.parent,
-            checkpoint_root=self.artifacts_root,
-        )
-
     def ask(self) -> Trial:
         """Start a trial: an enqueued configuration if any, else the searcher's next.
 
         Raises :class:`~hpo.exceptions.SearchSpaceExhausted` when the searcher has none."""
-        return Trial(self._spec_for(self._ask_frozen()), self._channel)
+        return Trial(self._driver.start_trial(heartbeat=False), self._channel)
 
     def tell(
         self,
@@ -310,114 +199,31 @@ class Study:
         """Finish a trial with its value (COMPLETE, the default), or as PRUNED / FAILED.
 
         ``value`` may be a dict of metrics when the study has a ``metric``. A NaN or
-        infinite value makes the trial FAILED with the reason stored."""
+        infinite value makes the trial FAILED with the reason stored; a NaN or infinite
+        extra metric is stored as missing."""
         number = trial if isinstance(trial, int) else trial.number
-        state = TrialState(state) if state is not None else TrialState.COMPLETE
-        extra = {str(k): _metric_value(v) for k, v in (metrics or {}).items()}
-        final: float | None = None
-        if isinstance(value, Mapping):
-            outcome = outcome_from_result(value, self.metric, pruned=state is TrialState.PRUNED)
-            if state is not TrialState.FAILED:
-                state, error = outcome.state, outcome.error or error
-            final = outcome.value
-            extra = {**outcome.metrics, **extra}
-        elif state is TrialState.COMPLETE:
-            if value is None:
-                raise ValueError(
-                    f"tell() needs a value to complete trial {number}; pass "
-                    "state='FAILED' or state='PRUNED' for a trial without one"
-                )
-            try:
-                final = check_value(value)
-            except ValueError as exc:
-                state, error = TrialState.FAILED, str(exc)
-        elif state is TrialState.PRUNED and value is not None:
-            try:
-                final = check_value(value)
-            except ValueError:
-                final = None
-        elif not state.is_finished:
-            raise ValueError(
-                f"tell() finishes trials: state must be COMPLETE, PRUNED or FAILED, "
-                f"got {state.value}"
-            )
-        if state is TrialState.FAILED:
-            final = None
-        return self.storage.finish_trial(
-            self.study_id, number, state, value=final, metrics=extra, error=error
+        outcome = outcome_from_tell(
+            value, metrics=metrics, state=state, error=error, metric=self.metric, number=number
         )
+        return self._driver.finish_trial(number, outcome)
 
     def enqueue(self, config: Mapping[str, Any]) -> FrozenTrial:
         """Evaluate ``config`` before the searcher's next suggestions (warm starts)."""
         if not isinstance(config, Mapping):
             raise TypeError(f"enqueue() takes a dict of parameter values, got {config!r}")
-        params = dict(config)
-        if not self.define_by_run:
-            problems = self.space.violations(params)
-            if problems:
-                raise SpaceError(f"cannot enqueue {params!r}: " + "; ".join(problems))
-            params = self.space.canonical(params)
-        trial = self.storage.enqueue_trial(self.study_id, params)
-        with self._lock:
-            self._waiting.add(trial.number)
-        return trial
-
-    # --- the channel's side ----------------------------------------------------------------
-    def _suggest_param(self, number: int, name: str, param: Param) -> Any:
-        with self._lock:
-            space = self._record.space
-            known = space.get(name)
-            if not self.define_by_run and known is None:
-                raise SpaceError(
-                    f"parameter {name!r} is not in the study's space "
-                    f"({', '.join(space) or 'empty'}); "
-                    "add it to the space, or create the study without a space (define-by-run)"
-                )
-            if known is not None and known.to_json() != param.to_json():
-                raise SpaceError(
-                    f"parameter {name!r} was defined as {known!r} earlier in this study; "
-                    f"it cannot become {param!r}: keep one definition per name"
-                )
-            current = self.storage.get_trial(self.study_id, number).params
-            value = self.searcher.suggest_param(number, dict(current), name, param)
-            self.storage.set_trial_param(self.study_id, number, name, value)
-            if known is None:
-                grown = space.with_param(name, param)
-                self.storage.set_study_space(self.study_id, grown)
-                self._record = self.storage.get_study_by_id(self.study_id)
-            return value
-
-    def _report(self, number: int, step: int, value: float) -> bool:
-        """Store an intermediate value; ask the stopper (or the searcher that owns
-        stopping) whether the trial goes on. Returns ``True`` to stop it."""
-        self.storage.report(self.study_id, number, step, value)
-        searcher = self.searcher
-        owns = type(searcher).owns_stopping
-        stopper = None if owns else self.stopper
-        if stopper is None and not owns:
-            return False
-        with self._lock:
-            self._sync()  # this report and everything other workers stored since
-            trial = self._history.get(number) or self.storage.get_trial(self.study_id, number)
-            trials = dict(self._history)
-            if owns:
-                decision = searcher.on_report(trial, step, value, trials)
-            else:
-                assert stopper is not None
-                decision = stopper.on_report(trial, step, value, trials)
-            self._save_state_if_changed()
-            return Decision(decision) is Decision.STOP
-
-    def _set_user_attr(self, number: int, key: str, value: Any) -> None:
-        check_user_attr(key, value)
-        self.storage.set_trial_user_attr(self.study_id, number, key, value)
+        return self._driver.enqueue(config)
 
     # --- optimize ----------------------------------------------------------------------
     def stop(self) -> None:
         """Ask a running ``optimize`` to start no new trial (e.g. from a callback)."""
-        self._stop_requested = True
+        with self._runs_lock:
+            for run in self._runs:
+                run.stop("stopped by Study.stop()")
 
-    def _resolve_objective(self, objective: ObjectiveLike | None) -> Objective:
+    def resolve_objective(self, objective: ObjectiveLike | None = None) -> Objective:
+        """``objective`` (else the study's own) as an :class:`~hpo.objective.Objective`
+        checked against the study: same space, direction, and a call style the study can
+        serve. Raises ``ValueError`` saying what differs."""
         objective = objective if objective is not None else self._objective
         if objective is None:
             raise ValueError(
@@ -459,7 +265,7 @@ class Study:
         for more. Exceptions of the types in ``catch`` fail their trial and the study goes
         on; others fail it and are re-raised. Each ``callback(study, trial)`` runs after a
         trial finishes. Returns the study."""
-        obj = self._resolve_objective(objective)
+        obj = self.resolve_objective(objective)
         if n_trials is not None and (
             isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
         ):
@@ -475,25 +281,29 @@ class Study:
         for cb in callbacks:
             if not callable(cb):
                 raise TypeError(f"callbacks must be callables (study, trial), got {cb!r}")
-        self.searcher  # noqa: B018 - build now: a missing dependency fails before any trial
+        if isinstance(self._driver, LocalDriver):
+            self._driver.searcher  # noqa: B018 - build now: a missing dependency fails first
         from hpo.executors import resolve_executor
         from hpo.progress import ProgressBar
 
         ex = resolve_executor(executor, n_workers)
         bar = ProgressBar(total=n_trials, enabled=progress)
         run = OptimizeRun(
-            self,
+            self._driver,
             obj,
             n_trials=n_trials,
             timeout=timeout,
             catch=catch,
-            callbacks=callbacks,
+            callbacks=[functools.partial(cb, self) for cb in callbacks],
             progress=bar,
         )
-        self._stop_requested = False
+        with self._runs_lock:
+            self._runs.append(run)
         try:
             ex.run(run)
         finally:
+            with self._runs_lock:
+                self._runs.remove(run)
             run.close()
             bar.close()
         run.raise_if_error()
@@ -535,12 +345,27 @@ class Study:
         return trials_dataframe(self.trials)
 
 
-def _metric_value(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"metrics must be numbers, got {v!r}") from None
-    return f if f == f and f not in (float("inf"), float("-inf")) else None
+def open_driver(
+    storage: Storage,
+    record: StudyRecord,
+    *,
+    artifacts: str | Path | None = None,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    grace_period: float | None = None,
+) -> Driver:
+    """The driver of a stored study: a :class:`~hpo.driver.LocalDriver` in this process,
+    unless the storage's server drives its studies (then its stand-in)."""
+    if not storage.drives_studies:
+        from hpo.remote import remote_driver
+
+        return remote_driver(storage, record)
+    return LocalDriver(
+        storage,
+        record,
+        artifacts=artifacts,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+    )
 
 
 def _default_name() -> str:
@@ -635,7 +460,7 @@ def create_study(
             f"budget={budget_!r}; give the budget in one place"
         )
     budget_ = budget_ or obj_budget
-    fidelity = _fidelity(searcher, budget_, stopper, stopper_kwargs, direction_, seed)
+    stopper_kwargs_ = _check_stopper(searcher, budget_, stopper, stopper_kwargs, direction_, seed)
     # build once to validate the name, options and space support before storing anything
     make_searcher(searcher, space_, direction=direction_, seed=seed, budget=budget_, **kwargs)
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -651,18 +476,22 @@ def create_study(
             searcher_kwargs=kwargs,
             seed=seed,
             metric=metric_,
-            user_attrs={FIDELITY_ATTR: fidelity} if fidelity else None,
+            budget=budget_,
+            stopper=stopper,
+            stopper_kwargs=stopper_kwargs_,
         )
     except DuplicateStudyError:
         if not load_if_exists:
             raise
         record = store.get_study(study_name)
         _check_compatible(record, space_, direction_, searcher)
-        stored = record.user_attrs.get(FIDELITY_ATTR, {})
-        if fidelity and stored != fidelity:
+        asked = (budget_, stopper, stopper_kwargs_)
+        stored = (record.budget, record.stopper, record.stopper_kwargs)
+        if (budget_ is not None or stopper is not None) and stored != asked:
             raise ValueError(
-                f"study {record.name!r} exists with budget/stopper {stored or 'none'}, not "
-                f"{fidelity}; load it with hpo.load_study or pick another name"
+                f"study {record.name!r} exists with budget/stopper {_fidelity_text(*stored)}, "
+                f"not {_fidelity_text(*asked)}; load it with hpo.load_study or pick "
+                "another name"
             ) from None
     return Study(
         store,
@@ -674,7 +503,14 @@ def create_study(
     )
 
 
-def _fidelity(
+def _fidelity_text(budget: Budget | None, stopper: str | None, kwargs: Mapping[str, Any]) -> str:
+    if budget is None and stopper is None:
+        return "none"
+    parts = [f"budget={budget!r}"] + ([f"stopper={stopper!r}"] if stopper else [])
+    return ", ".join(parts + ([f"stopper_kwargs={dict(kwargs)}"] if kwargs else []))
+
+
+def _check_stopper(
     searcher: str,
     budget: Budget | None,
     stopper: str | None,
@@ -682,11 +518,11 @@ def _fidelity(
     direction: str,
     seed: int | None,
 ) -> dict[str, Any]:
-    """The multi-fidelity settings to store, validated (empty without a budget)."""
+    """Validate the multi-fidelity settings; return the stopper's options."""
     if stopper_kwargs and stopper is None:
         raise ValueError("stopper_kwargs given without a stopper; pass stopper='asha' (or ...)")
     if stopper is None:
-        return {"budget": budget.to_json()} if budget is not None else {}
+        return {}
     if not isinstance(stopper, str):
         raise TypeError(f"stopper must be a registered name such as 'asha', got {stopper!r}")
     if searcher_class(searcher).owns_stopping:
@@ -708,7 +544,7 @@ def _fidelity(
     from hpo.stoppers import make_stopper
 
     make_stopper(stopper, budget, direction=direction, seed=seed, **kwargs)  # validates
-    return {"budget": budget.to_json(), "stopper": stopper, "stopper_kwargs": kwargs}
+    return kwargs
 
 
 def _check_compatible(

@@ -1,9 +1,9 @@
 """Trials: their states, the immutable record (:class:`FrozenTrial`) and the live handle
 an objective receives (:class:`Trial`).
 
-A :class:`Trial` talks to whoever runs it through a :class:`TrialChannel`: an in-process
-call for the serial and thread executors, a pipe for the process executor, and later a
-Ray actor or HTTP. The objective never sees which.
+A :class:`Trial` talks to its driver through a :class:`TrialChannel`: an in-process call
+for the serial and thread executors, a pipe for the process executor, a Ray actor or HTTP
+(the protocol is :mod:`hpo.channel`). The objective never sees which.
 """
 
 from __future__ import annotations
@@ -19,6 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from hpo.space import Categorical, Float, Int, Param, SpaceError
+
+
+class Decision(StrEnum):
+    """The answer to an intermediate report: go on, or stop the trial (a stopper's or a
+    searcher's decision, returned by :meth:`Trial.report` through the channel)."""
+
+    CONTINUE = "CONTINUE"
+    STOP = "STOP"
 
 
 class TrialState(StrEnum):
@@ -43,6 +51,10 @@ class FrozenTrial:
     reported value); ``metrics`` the other numbers the objective returned. ``budget``,
     ``parent`` (lineage), ``searcher_time`` (seconds the searcher spent proposing it) and
     ``heartbeat`` serve multi-fidelity, population-based and distributed execution.
+    ``suggestion_id`` is the id of the searcher's suggestion this trial evaluates (``None``
+    for enqueued trials), by which the searcher matches the result to its ask;
+    ``searcher_info`` is what the searcher said about it (PBT's action and donor, the
+    portfolio's member, ...).
     """
 
     number: int
@@ -59,6 +71,8 @@ class FrozenTrial:
     parent: int | None = None
     searcher_time: float | None = None
     heartbeat: datetime | None = None
+    suggestion_id: str | None = None
+    searcher_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -117,15 +131,15 @@ def check_value(value: Any, what: str = "objective value") -> float:
 
 
 class TrialChannel(ABC):
-    """How a running :class:`Trial` reaches its study (in-process, pipe, actor, HTTP)."""
+    """How a running :class:`Trial` reaches its driver (in-process, pipe, actor, HTTP)."""
 
     @abstractmethod
     def suggest(self, number: int, name: str, param: Param) -> Any:
         """Value of a define-by-run parameter, chosen by the study's searcher."""
 
     @abstractmethod
-    def report(self, number: int, step: int, value: float) -> bool:
-        """Store an intermediate value; return whether the trial should stop."""
+    def report(self, number: int, step: int, value: float) -> Decision:
+        """Store an intermediate value; return whether the trial goes on."""
 
     @abstractmethod
     def set_user_attr(self, number: int, key: str, value: Any) -> None:
@@ -238,14 +252,17 @@ class Trial:
         return self._suggest(name, Categorical(choices))
 
     # --- reporting ---------------------------------------------------------------------
-    def report(self, step: int, value: float) -> None:
-        """Record an intermediate ``value`` at ``step`` (e.g. validation loss per epoch)."""
+    def report(self, step: int, value: float) -> Decision:
+        """Record an intermediate ``value`` at ``step`` (e.g. validation loss per epoch);
+        returns the study's decision (also what :meth:`should_stop` answers next)."""
         if isinstance(step, bool) or not isinstance(step, int):
             raise TypeError(f"`step` must be an int, got {step!r}")
         if step < 0:
             raise ValueError(f"`step` must be >= 0, got {step}")
         v = check_value(value, "reported value")
-        self._should_stop = bool(self._channel.report(self.number, step, v))
+        decision = Decision(self._channel.report(self.number, step, v))
+        self._should_stop = decision is Decision.STOP
+        return decision
 
     def should_stop(self) -> bool:
         """Whether the study asks this trial to stop after its last report."""

@@ -1,6 +1,6 @@
 """Short seeded runs of the core searchers, pinned so that refactors keep their trials.
 
-``python -m tests._seeded_runs > tests/data/seeded_runs.json`` re-records them (only when
+``python tests/_seeded_runs.py > tests/data/seeded_runs.json`` re-records them (only when
 a searcher's behaviour is meant to change; say so in the commit).
 """
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests._seeded_runs import RUNS, seeded_run
+from _seeded_runs import RUNS, seeded_run
 
 PINNED: dict[str, list[dict[str, Any]]] = json.loads(
     (Path(__file__).parent / "data" / "seeded_runs.json").read_text()

@@ -32,7 +32,7 @@ from hpo.cli._common import (
 from hpo.trial import best_trial
 
 if TYPE_CHECKING:
-    from hpo.storage import Storage, StudyRecord
+    from hpo.storage import StudyRecord, StudySummary
     from hpo.trial import FrozenTrial
 
 
@@ -58,7 +58,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
     rows: list[list[Any]] = []
     if storage is not None:
         try:
-            rows = [_study_row(storage, r) for r in storage.list_studies()]
+            rows = [_study_row(s) for s in storage.study_summaries()]
         finally:
             storage.close()
     if not rows:
@@ -69,18 +69,16 @@ def cmd_studies(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _study_row(storage: Storage, record: StudyRecord) -> list[Any]:
-    trials = storage.get_trials(record.study_id).trials
-    counts = count_states(trials)
-    best = best_trial(trials, record.direction)
+def _study_row(summary: StudySummary) -> list[Any]:
+    """One row of ``hpo studies``, from the storage's summary (no trial is read)."""
     return [
-        record.name,
-        record.direction,
-        record.searcher,
-        len(trials),
-        *(counts[s] for s in STATES),
-        None if best is None else best.value,
-        record.created_at,
+        summary.name,
+        summary.direction,
+        summary.searcher,
+        summary.n_trials,
+        *(summary.counts.get(s, 0) for s in STATES),
+        summary.best_value,
+        summary.created_at,
     ]
 
 

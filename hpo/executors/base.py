@@ -1,15 +1,18 @@
-"""Executors run trials; :class:`OptimizeRun` is the one ``Study.optimize`` call they serve.
+"""Executors run trials; :class:`OptimizeRun` is the one ``optimize`` call they serve.
 
 An executor only decides *where* objectives run. It loops::
 
-    while (spec := run.start_trial()) is not None:     # reserves budget, asks the study
+    while (spec := run.start_trial()) is not None:     # reserves budget, asks the driver
         outcome = <evaluate the objective for spec somewhere>
-        run.finish(spec, outcome)                        # tells the study, callbacks, progress
+        run.finish(spec, outcome)                        # tells the driver, callbacks, progress
 
 ``start_trial`` is thread-safe and enforces ``n_trials`` exactly (a slot is reserved
 before asking), the ``timeout`` (no trial starts after it), exhaustion of the searcher
-and :meth:`~hpo.study.Study.stop`. On Ctrl-C an executor calls :meth:`OptimizeRun.abort`,
+and :meth:`OptimizeRun.stop`. On Ctrl-C an executor calls :meth:`OptimizeRun.abort`,
 which marks every trial it started and has not finished as FAILED.
+
+Executors know the study only through its :class:`~hpo.driver.Driver`: they import
+nothing from :mod:`hpo.study`.
 """
 
 from __future__ import annotations
@@ -19,16 +22,16 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hpo.channel import DriverChannel
+from hpo.driver import Driver
 from hpo.exceptions import SearchSpaceExhausted, TrialFinishedError
 from hpo.objective import Objective, TrialOutcome, evaluate
 from hpo.trial import FrozenTrial, Trial, TrialSpec, TrialState
 
-if TYPE_CHECKING:
-    from hpo.study import Study
-
-Callback = Callable[["Study", FrozenTrial], None]
+#: called with each trial an optimize run finished (the study binds its own argument)
+TrialCallback = Callable[[FrozenTrial], None]
 Evaluate = Callable[[TrialSpec], TrialOutcome]
 
 
@@ -48,16 +51,18 @@ class OptimizeRun:
 
     def __init__(
         self,
-        study: Study,
+        driver: Driver,
         objective: Objective,
         *,
         n_trials: int | None,
         timeout: float | None,
         catch: tuple[type[BaseException], ...],
-        callbacks: Sequence[Callback],
+        callbacks: Sequence[TrialCallback] = (),
         progress: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.study = study
+        self.driver = driver
+        self.channel = DriverChannel(driver)
         self.objective = objective
         self.n_trials = n_trials
         self.timeout = timeout
@@ -70,7 +75,8 @@ class OptimizeRun:
         self._running: set[int] = set()
         self._stop_reason: str | None = None
         self._error: BaseException | None = None
-        self._t0 = time.monotonic()
+        self._clock = clock  # seconds, for the timeout (injectable for tests)
+        self._t0 = clock()
         self._closed = threading.Event()
         self._beater: threading.Thread | None = None
 
@@ -85,10 +91,10 @@ class OptimizeRun:
 
     @property
     def stopped(self) -> bool:
-        return self._stop_reason is not None or self.study._stop_requested
+        return self._stop_reason is not None
 
     def elapsed(self) -> float:
-        return time.monotonic() - self._t0
+        return self._clock() - self._t0
 
     def time_left(self) -> float | None:
         return None if self.timeout is None else self.timeout - self.elapsed()
@@ -100,7 +106,7 @@ class OptimizeRun:
 
     def _reserve(self) -> bool:
         with self._lock:
-            if self._stop_reason is not None or self.study._stop_requested:
+            if self._stop_reason is not None:
                 return False
             if self.n_trials is not None and self._started >= self.n_trials:
                 return False
@@ -111,11 +117,11 @@ class OptimizeRun:
             return True
 
     def start_trial(self) -> TrialSpec | None:
-        """Reserve one trial of the budget and ask the study for it; ``None`` when done."""
+        """Reserve one trial of the budget and ask the driver for it; ``None`` when done."""
         if not self._reserve():
             return None
         try:
-            trial = self.study._ask_frozen(heartbeat=True)
+            spec = self.driver.start_trial(heartbeat=True)
         except SearchSpaceExhausted:
             with self._lock:
                 self._started -= 1
@@ -126,27 +132,25 @@ class OptimizeRun:
                 self._started -= 1
             raise
         with self._lock:
-            self._running.add(trial.number)
+            self._running.add(spec.number)
             if self._beater is None:
                 self._beater = threading.Thread(
                     target=self._beat, name="hpo-heartbeat", daemon=True
                 )
                 self._beater.start()
-        return self.study._spec_for(trial)
+        return spec
 
     def _beat(self) -> None:
-        """Beat every running trial each ``study.heartbeat_interval`` seconds until closed,
-        so other processes can tell a live trial from one whose driver died."""
-        while not self._closed.wait(self.study.heartbeat_interval):
+        """Beat every running trial, in one batch, each ``driver.heartbeat_interval``
+        seconds until closed, so others can tell a live trial from one whose process died."""
+        while not self._closed.wait(self.driver.heartbeat_interval):
             with self._lock:
                 running = sorted(self._running)
-            for number in running:
-                try:
-                    self.study.storage.heartbeat(self.study.study_id, number)
-                except TrialFinishedError:
-                    continue
-                except Exception:  # a storage hiccup must not kill the run; retry next beat
-                    continue
+            if not running:
+                continue
+            # a storage hiccup must not kill the run: the next beat retries
+            with contextlib.suppress(Exception):
+                self.driver.heartbeat(running)
 
     def close(self) -> None:
         """Stop the heartbeat thread (called by ``Study.optimize`` when the run ends)."""
@@ -157,13 +161,7 @@ class OptimizeRun:
     def finish(self, spec: TrialSpec, outcome: TrialOutcome) -> FrozenTrial | None:
         """Record ``outcome`` for ``spec``, run callbacks, and remember errors to re-raise."""
         try:
-            frozen = self.study.tell(
-                spec.number,
-                outcome.value,
-                metrics=outcome.metrics,
-                state=outcome.state,
-                error=outcome.error,
-            )
+            frozen = self.driver.finish_trial(spec.number, outcome)
         except TrialFinishedError:  # e.g. failed by abort() while it was still running
             frozen = None
         with self._lock:
@@ -174,15 +172,14 @@ class OptimizeRun:
                 self._stop_reason = "error"
         if frozen is not None:
             for callback in self.callbacks:
-                callback(self.study, frozen)
+                callback(frozen)
             if self.progress is not None:
                 self.progress.update(self, frozen)
         return frozen
 
     def evaluate_here(self, spec: TrialSpec) -> TrialOutcome:
-        """Evaluate the objective in this process, talking to the study directly."""
-        trial = Trial(spec, self.study._channel)
-        return evaluate(self.objective, trial, self.catch)
+        """Evaluate the objective in this process, talking to the driver directly."""
+        return evaluate(self.objective, Trial(spec, self.channel), self.catch)
 
     def abort(self, reason: str) -> None:
         """Mark every trial this run started and did not finish as FAILED."""
@@ -190,9 +187,10 @@ class OptimizeRun:
         with self._lock:
             running = sorted(self._running)
             self._running.clear()
+        failed = TrialOutcome(TrialState.FAILED, error=reason)
         for number in running:
             with contextlib.suppress(TrialFinishedError):
-                self.study.tell(number, state=TrialState.FAILED, error=reason)
+                self.driver.finish_trial(number, failed)
 
     def raise_if_error(self) -> None:
         """Re-raise the first exception an objective raised outside ``catch``."""

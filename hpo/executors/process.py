@@ -1,11 +1,11 @@
 """Process executor: each of ``n_workers`` worker processes runs one trial at a time.
 
-The driver (this process) owns the searcher and the storage; a worker only evaluates the
-objective. A running trial's ``suggest_*``, ``report`` and ``set_user_attr`` travel over a
-pipe to the driver, which answers them, so in-memory studies work too. A trial that runs
-past ``trial_timeout`` seconds has its worker killed and is FAILED with that reason; a
-worker that dies (segfault, ``os._exit``, out of memory) fails its trial the same way, and a
-fresh worker takes its place.
+The driver (in this process) owns the searcher and the storage; a worker only evaluates
+the objective. A running trial's calls travel over a pipe as the channel protocol's
+requests (:mod:`hpo.channel`) and the driver answers them, so in-memory studies work too.
+A trial that runs past ``trial_timeout`` seconds has its worker killed and is FAILED with
+that reason; a worker that dies (segfault, ``os._exit``, out of memory) fails its trial
+the same way, and a fresh worker takes its place.
 
 The objective must be picklable (a module-level function or decorated objective); workers
 start with ``start_method`` (``"spawn"`` by default: safe with threads, the driver has some).
@@ -20,50 +20,30 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from hpo.channel import Reply, Request, RequestChannel, portable, reply
 from hpo.executors.base import Executor, OptimizeRun, drive_in_threads
 from hpo.objective import Objective, TrialOutcome, evaluate
-from hpo.space import Param
-from hpo.trial import Trial, TrialChannel, TrialSpec, TrialState
+from hpo.trial import Trial, TrialSpec, TrialState
 
 _POLL = 0.05
 
 
-class _PipeChannel(TrialChannel):
-    """Worker side: forwards a trial's calls to the driver and waits for the answer."""
+def _pipe_sender(conn: Connection) -> Any:
+    """A channel transport over ``conn``: send a request, wait for its reply."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def send(request: Request) -> Reply:
+        conn.send(("request", request))
+        answer: Reply = conn.recv()
+        return answer
 
-    def _call(self, *msg: Any) -> Any:
-        self._conn.send(msg)
-        status, payload = self._conn.recv()
-        if status == "error":
-            raise payload
-        return payload
-
-    def suggest(self, number: int, name: str, param: Param) -> Any:
-        return self._call("suggest", number, name, param)
-
-    def report(self, number: int, step: int, value: float) -> bool:
-        return bool(self._call("report", number, step, value))
-
-    def set_user_attr(self, number: int, key: str, value: Any) -> None:
-        self._call("user_attr", number, key, value)
-
-
-def _portable(exc: BaseException) -> BaseException:
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return send
 
 
 def _worker_main(
     conn: Connection, objective: Objective, catch: tuple[type[BaseException], ...]
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
-    channel = _PipeChannel(conn)
+    channel = RequestChannel(_pipe_sender(conn))
     while True:
         try:
             spec = conn.recv()
@@ -73,7 +53,7 @@ def _worker_main(
             return
         conn.send(("started", spec.number))
         outcome = evaluate(objective, Trial(spec, channel), catch)
-        raised = _portable(outcome.raised) if outcome.raised is not None else None
+        raised = portable(outcome.raised) if outcome.raised is not None else None
         conn.send(
             (
                 "done",
@@ -189,22 +169,7 @@ class _Worker:
             if kind == "done":
                 outcome: TrialOutcome = msg[1]
                 return outcome
-            conn.send(self._answer(msg))
-
-    def _answer(self, msg: tuple[Any, ...]) -> tuple[str, Any]:
-        kind, number, *args = msg
-        channel = self._run.study._channel
-        try:
-            if kind == "suggest":
-                return ("ok", channel.suggest(number, args[0], args[1]))
-            if kind == "report":
-                return ("ok", channel.report(number, args[0], args[1]))
-            if kind == "user_attr":
-                channel.set_user_attr(number, args[0], args[1])
-                return ("ok", None)
-            return ("error", RuntimeError(f"unknown request {kind!r}"))
-        except Exception as exc:
-            return ("error", _portable(exc))
+            conn.send(reply(self._run.driver, msg[1]))
 
     def _discard(self) -> None:
         if self._conn is not None:

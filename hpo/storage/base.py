@@ -45,7 +45,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from hpo.budget import Budget
 from hpo.exceptions import TrialFinishedError
@@ -152,6 +152,10 @@ class TrialBatch:
 
 class Storage(ABC):
     """Where studies and trials live. See the module docstring for the contract."""
+
+    #: whether processes using this storage drive its studies themselves; ``False`` for a
+    #: storage whose server drives them (the study then holds the server's stand-in driver)
+    drives_studies: ClassVar[bool] = True
 
     # --- studies ---------------------------------------------------------------------
     @abstractmethod

@@ -20,7 +20,7 @@ from hpo.benchmarks.lcbench import (
 )
 from hpo.budget import Budget
 from hpo.space import Float, Param, Space
-from hpo.trial import FrozenTrial, Trial, TrialChannel, TrialSpec, TrialState
+from hpo.trial import Decision, FrozenTrial, Trial, TrialChannel, TrialSpec, TrialState
 
 needs_onnxruntime = pytest.mark.skipif(
     find_spec("onnxruntime") is None, reason="onnxruntime is not installed"
@@ -40,9 +40,10 @@ class FakeChannel(TrialChannel):
     def suggest(self, number: int, name: str, param: Param) -> Any:
         raise AssertionError("no define-by-run here")
 
-    def report(self, number: int, step: int, value: float) -> bool:
+    def report(self, number: int, step: int, value: float) -> Decision:
         self.reports.setdefault(number, []).append((step, value))
-        return self.stop_at is not None and step >= self.stop_at
+        stop = self.stop_at is not None and step >= self.stop_at
+        return Decision.STOP if stop else Decision.CONTINUE
 
     def set_user_attr(self, number: int, key: str, value: Any) -> None:
         pass
