@@ -12,7 +12,8 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
 .PHONY: run test bench bench-storage bench-overhead bench-quality bench-quality-synthetic \
-	bench-quality-sklearn bench-quality-lcbench bench-multifidelity lint typecheck install clean
+	bench-quality-sklearn bench-quality-lcbench bench-multifidelity bench-server bench-ray lint \
+	typecheck install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,8 +25,11 @@ $(STAMP): pyproject.toml setup.py constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# The dashboard with a live demo comparison (hpo demo: the server on sqlite:///hpo-demo.db,
+# several searchers on svm_wine), until Ctrl-C; a second run resumes or reuses it.
+PORT ?= 8000
 run: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/hpo demo --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
@@ -52,6 +56,14 @@ bench-quality: $(STAMP)
 
 bench-multifidelity: $(STAMP)
 	$(BIN)/python benchmarks/multifidelity.py
+
+# the hpo server against Optuna's GrpcStorageProxy and RDB storage (about 6 minutes)
+bench-server: $(STAMP)
+	$(BIN)/python benchmarks/server.py
+
+# RayExecutor against Ray Tune's Tuner: overhead, packing, a 5,000-trial study (~10 minutes)
+bench-ray: $(STAMP)
+	$(BIN)/python benchmarks/ray.py
 
 bench-quality-synthetic bench-quality-sklearn bench-quality-lcbench: $(STAMP)
 	$(BIN)/python benchmarks/quality.py --area $(subst bench-quality-,,$@)

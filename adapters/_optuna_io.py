@@ -6,26 +6,28 @@
 
 What travels: parameters with their distributions (Optuna distributions become the hpo
 space and back; a single-valued range such as ``FloatDistribution(1, 1)`` becomes
-``Categorical([1.0])``, the one way hpo holds a fixed value), values, states (COMPLETE,
-PRUNED, FAIL <-> FAILED, RUNNING, WAITING), intermediate values, user attributes, study
-user attributes, and the trials' start and end times. hpo's storage stamps its own times
-when a trial is written, so an imported trial keeps Optuna's times in the user attributes
-``optuna:datetime_start`` / ``optuna:datetime_complete``; exporting writes them back to
-Optuna (and writes hpo's own times for hpo trials). hpo's extra metrics and error text go to
-Optuna as the system attributes ``hpo:metrics`` and ``hpo:error`` and come back on import.
+``Float(1, 1)``, a fixed value; a range that changed between trials becomes the smallest
+range holding all of them), values, states (COMPLETE, PRUNED, FAIL <-> FAILED, RUNNING,
+WAITING), intermediate values, user attributes, study user attributes, and the trials'
+start and end times, in hpo's time fields (``Storage.add_trial`` writes given times; a
+trial still RUNNING in Optuna starts now, its Optuna start kept in the user attribute
+``optuna:datetime_start``). hpo's extra metrics and error text go to Optuna as the system
+attributes ``hpo:metrics`` and ``hpo:error`` and come back on import. A missing Optuna
+study raises :class:`~hpo.exceptions.StudyNotFoundError`.
 
-A study whose trials do not all have the same parameters (conditional, define-by-run) comes
-in as a define-by-run hpo study holding the union of the parameters.
+A study whose trials do not all have the same parameters and distributions (conditional,
+define-by-run, dynamic ranges) comes in as a define-by-run hpo study holding the union of
+the parameters.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hpo.exceptions import UnsupportedSpaceError
-from hpo.space import Categorical, Param, Space
+from hpo.exceptions import StudyNotFoundError, UnsupportedSpaceError
+from hpo.space import Param, Space, SpaceError, hull
 from hpo.storage import Storage, get_storage
 from hpo.study import Study
 from hpo.trial import FrozenTrial, TrialState
@@ -53,7 +55,11 @@ def import_optuna_study(
     storage as a new study (called ``name``, default the Optuna name) and return it."""
     import optuna
 
-    source = optuna.load_study(study_name=study_name, storage=optuna_storage)
+    try:
+        source = optuna.load_study(study_name=study_name, storage=optuna_storage)
+    except KeyError:
+        where = optuna_storage if isinstance(optuna_storage, str) else "the Optuna storage"
+        raise StudyNotFoundError(f"no Optuna study named {study_name!r} in {where}") from None
     if len(source.directions) != 1:
         raise ValueError(
             f"Optuna study {study_name!r} has {len(source.directions)} objectives; hpo studies "
@@ -61,7 +67,11 @@ def import_optuna_study(
         )
     trials = source.get_trials(deepcopy=False)
     space = _space_of(trials)
-    uniform = all(set(t.params) == set(space) for t in trials)
+    uniform = all(
+        set(t.params) == set(space)
+        and all(_param_of(k, d) == space[k] for k, d in t.distributions.items())
+        for t in trials
+    )
     store = get_storage(storage)
     record = store.create_study(
         name or study_name,
@@ -78,23 +88,26 @@ def import_optuna_study(
 
 
 def _space_of(trials: list[optuna.trial.FrozenTrial]) -> Space:
-    """The union of the trials' distributions, in order of first appearance."""
-    dists: dict[str, BaseDistribution] = {}
+    """The union of the trials' distributions, in order of first appearance; a parameter
+    whose range changed between trials (a dynamic range) gets the smallest range holding
+    all of them (:func:`hpo.space.hull`)."""
+    params: dict[str, Param] = {}
     for trial in trials:
         for pname, dist in trial.distributions.items():
-            seen = dists.setdefault(pname, dist)
-            if seen != dist:
-                raise UnsupportedSpaceError(
-                    f"parameter {pname!r} has two distributions in the Optuna study ({seen!r} "
-                    f"and {dist!r}); an hpo study has one definition per parameter"
-                )
-    return Space({pname: _param_of(pname, dist) for pname, dist in dists.items()})
+            param = _param_of(pname, dist)
+            seen = params.setdefault(pname, param)
+            if seen != param:
+                try:
+                    params[pname] = hull(seen, param)
+                except SpaceError as exc:
+                    raise UnsupportedSpaceError(
+                        f"parameter {pname!r} has two incompatible distributions in the Optuna "
+                        f"study: {exc}"
+                    ) from None
+    return Space(params)
 
 
 def _param_of(pname: str, dist: BaseDistribution) -> Param:
-    low, high = getattr(dist, "low", None), getattr(dist, "high", None)
-    if low is not None and low == high:
-        return Categorical([low])
     return from_distribution(pname, dist)
 
 
@@ -107,21 +120,46 @@ def _import_trial(
     if trial.state is optuna.trial.TrialState.WAITING:
         store.enqueue_trial(study_id, params)
         return
+    steps = {
+        int(step): float(reported)
+        for step, reported in sorted(trial.intermediate_values.items())
+        if finite_or_none(reported) is not None
+    }
+    if trial.state is not optuna.trial.TrialState.RUNNING:  # finished: stored as it was
+        state, value, error = _hpo_outcome(trial)
+        metrics = trial.system_attrs.get("hpo:metrics") or {}
+        start = _utc(trial.datetime_start)
+        end = _utc(trial.datetime_complete) or start
+        store.add_trial(
+            study_id,
+            FrozenTrial(
+                number=-1,
+                state=state,
+                params=params,
+                value=value,
+                metrics={str(k): finite_or_none(v) for k, v in metrics.items()},
+                intermediate_values=steps,
+                user_attrs=dict(trial.user_attrs),
+                datetime_start=start or end,
+                datetime_complete=end,
+                error=error,
+            ),
+        )
+        return
+    # still running in Optuna: a RUNNING trial here (started now), its start time kept aside
     number = store.create_trial(study_id, params=params).number
-    for step, reported in sorted(trial.intermediate_values.items()):
-        if finite_or_none(reported) is not None:
-            store.report(study_id, number, int(step), float(reported))
+    for step, reported in steps.items():
+        store.report(study_id, number, step, reported)
     attrs = dict(trial.user_attrs)
-    for key, when in ((START, trial.datetime_start), (COMPLETE, trial.datetime_complete)):
-        if when is not None:
-            attrs[key] = when.isoformat()
+    if trial.datetime_start is not None:
+        attrs[START] = trial.datetime_start.isoformat()
     for key, attr in attrs.items():
         store.set_trial_user_attr(study_id, number, key, attr)
-    if trial.state is optuna.trial.TrialState.RUNNING:
-        return
-    state, value, error = _hpo_outcome(trial)
-    metrics = trial.system_attrs.get("hpo:metrics") or {}
-    store.finish_trial(study_id, number, state, value=value, metrics=metrics, error=error)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """Optuna's naive local time as timezone-aware UTC (what hpo's storages keep)."""
+    return None if when is None else when.astimezone(UTC)
 
 
 def _hpo_outcome(trial: optuna.trial.FrozenTrial) -> tuple[TrialState, float | None, str | None]:

@@ -6,9 +6,10 @@ FloatDistribution(high=1.0, log=True, low=0.0001, step=None)
 Every hpo parameter has an exact Optuna counterpart (``Float`` -> ``FloatDistribution``,
 ``Int`` -> ``IntDistribution``, ``Categorical`` -> ``CategoricalDistribution``; choices of
 type str, int, float, bool and None are all Optuna choice types). Conditions have no
-distribution: they are expressed by suggesting a parameter only when it is active. The
-other way, an Optuna distribution that hpo cannot hold (a single-valued range such as
-``FloatDistribution(1, 1)``) raises :class:`~hpo.exceptions.UnsupportedSpaceError`.
+distribution: they are expressed by suggesting a parameter only when it is active. A
+single-valued range (``FloatDistribution(1, 1)``) is hpo's fixed value ``Float(1, 1)``.
+An Optuna distribution that hpo cannot hold raises
+:class:`~hpo.exceptions.UnsupportedSpaceError`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ Space translation (every suggestion lies inside our space):
   lands outside ``[low, high]`` or off the step (``hp.quniform(low, high, q)`` rounds to
   multiples of ``q`` from zero, not from ``low``, and halves the endpoints' mass);
   ``Int(log=True)`` -> ``hp.qloguniform(log(low - 0.5), log(high + 0.5), 1)``, clipped.
+* A fixed value (``Float(2, 2)``, ``Int(3, 3)``) -> a one-option ``hp.choice``.
 * ``Categorical`` -> ``hp.choice`` over the choice *indices*, so ``True``, ``1``, ``1.0``
   and ``None`` come back exactly as declared.
 * Conditions become nested ``hp.choice`` branches: a parameter with
@@ -99,10 +100,17 @@ def _placement(
     )
 
 
+def _fixed(param: Param) -> bool:
+    """A numeric parameter with one value (``low == high``)."""
+    return isinstance(param, Float | Int) and param.low == param.high
+
+
 def _leaf(name: str, param: Param) -> Any:
     """The hyperopt node of a parameter without conditional children."""
     if isinstance(param, Categorical):
         return hp.choice(name, list(range(len(param.choices))))
+    if _fixed(param):  # low == high: one value, a one-option choice (ranges must be wide)
+        return hp.choice(name, [0])
     if isinstance(param, Int) and param.log:
         return hp.qloguniform(name, math.log(param.low - 0.5), math.log(param.high + 0.5), 1)
     if isinstance(param, Int) or (isinstance(param, Float) and param.step is not None):
@@ -156,6 +164,8 @@ def from_raw(param: Param, raw: Any) -> Any:
     x = float(raw)
     if isinstance(param, Categorical):
         return param.choices[min(max(round(x), 0), len(param.choices) - 1)]
+    if _fixed(param):
+        return param.low  # type: ignore[attr-defined]
     if isinstance(param, Int) and param.log:
         return min(max(round(x), param.low), param.high)
     if isinstance(param, Int):
@@ -172,6 +182,8 @@ def to_raw(param: Param, value: Any) -> float | int:
     """hyperopt's raw value for our ``value`` of ``param`` (inverse of :func:`from_raw`)."""
     if isinstance(param, Categorical):
         return param.index(value)
+    if _fixed(param):
+        return 0
     if isinstance(param, Int) and param.log:
         return float(value)
     if isinstance(param, Int):
@@ -206,6 +218,7 @@ class HyperoptSearcher(Searcher):
         self._domain: Domain | None = None
         self._trials: hyperopt.Trials | None = None
         self._told: set[int] = set()
+        self._translate()  # an unsupported space fails here, before a study is stored
 
     # hooks for subclasses
     def _algorithm(self) -> Callable[..., list[dict[str, Any]]]:
@@ -214,14 +227,16 @@ class HyperoptSearcher(Searcher):
     def _options(self) -> dict[str, Any]:
         return {}
 
-    # the Domain and Trials are built on first use: an unsupported space fails at ask
+    def _translate(self) -> dict[str, Any]:
+        try:
+            return to_hyperopt(self.space)
+        except UnsupportedSpaceError as exc:
+            raise UnsupportedSpaceError(f"searcher {self.name!r}: {exc}") from None
+
+    # the space is checked when the searcher is built; the Domain and Trials on first use
     def _hyperopt(self) -> tuple[Domain, hyperopt.Trials]:
         if self._domain is None or self._trials is None:
-            try:
-                expr = to_hyperopt(self.space)
-            except UnsupportedSpaceError as exc:
-                raise UnsupportedSpaceError(f"searcher {self.name!r}: {exc}") from None
-            self._domain = Domain(_never_called, expr)
+            self._domain = Domain(_never_called, self._translate())
             self._trials = hyperopt.Trials()
         return self._domain, self._trials
 

@@ -72,6 +72,8 @@ def _tune_domain(name: str, p: Param) -> Any:
 
     if isinstance(p, Categorical):
         return tune.choice(list(p.choices))
+    if isinstance(p, Float | Int) and p.low == p.high:  # a fixed value
+        return tune.choice([p.low])
     if isinstance(p, Int):
         if p.log:
             return tune.lograndint(p.low, p.high + 1)

@@ -31,8 +31,11 @@ behave as in ``GridSearchCV``.
   batch; one still waiting when the search ends is FAILED and has no row.)
 * ``storage`` (a URL such as ``"sqlite:///hpo.db"``; not a ``Storage`` object, which
   ``sklearn.base.clone`` could not copy) persists the study; each ``fit`` creates a new
-  study, named ``study_name`` (which must not exist yet) or a generated name. Pickling
-  a fitted search keeps the study's name, and ``study_`` reloads it from ``storage``.
+  study (a fit searches afresh, as ``GridSearchCV`` does, and the folds of a nested
+  cross-validation see different data): named ``study_name`` when that name is free, else
+  ``study_name-2``, ``study_name-3``, ... (the first free one), or a generated name.
+  Pickling a fitted search keeps the study's name, and ``study_`` reloads it from
+  ``storage``.
 * ``pre_dispatch`` is scikit-learn's, as in ``GridSearchCV``.
 """
 
@@ -51,12 +54,16 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import Interval
 
 import hpo
-from hpo.exceptions import SearchSpaceExhausted
+from hpo.exceptions import DuplicateStudyError, SearchSpaceExhausted
 from hpo.searchers import DEFAULT_SEARCHER
 from hpo.space import Space, as_space
 from hpo.trial import Trial, TrialState
 
 __all__ = ["DEFAULT_SEARCHER", "HPOSearchCV"]
+
+#: fits of one estimator (refits, nested cross-validation folds) that get their own study
+#: named after ``study_name``: ``name``, ``name-2``, ..., ``name-1000``
+_MAX_FITS_PER_NAME = 1000
 
 EvaluateCandidates = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
@@ -159,14 +166,24 @@ class HPOSearchCV(BaseSearchCV):
         space = as_space(self.space)
         assert space is not None
         self._check_space(space)
-        return hpo.create_study(
-            space=space,
-            direction="maximize",
-            searcher=self.searcher or DEFAULT_SEARCHER,
-            searcher_kwargs=self.searcher_kwargs,
-            name=self.study_name or f"hpo-search-cv-{uuid.uuid4().hex[:8]}",
-            storage=self.storage,
-            seed=self.seed,
+        base = self.study_name or f"hpo-search-cv-{uuid.uuid4().hex[:8]}"
+        for attempt in range(1, _MAX_FITS_PER_NAME + 1):
+            try:
+                return hpo.create_study(
+                    space=space,
+                    direction="maximize",
+                    searcher=self.searcher or DEFAULT_SEARCHER,
+                    searcher_kwargs=self.searcher_kwargs,
+                    name=base if attempt == 1 else f"{base}-{attempt}",
+                    storage=self.storage,
+                    seed=self.seed,
+                )
+            except DuplicateStudyError:
+                if self.study_name is None:
+                    raise
+        raise DuplicateStudyError(
+            f"studies {base!r} to {base}-{_MAX_FITS_PER_NAME} all exist in {self.storage}; "
+            "choose another study_name"
         )
 
     def _check_space(self, space: Space) -> None:

@@ -85,9 +85,15 @@ def _is_indexed(param: Param) -> bool:
     return isinstance(param, Int) and param.step != 1
 
 
+def _fixed(param: Param) -> bool:
+    """A numeric parameter with one value (``low == high``): a one-category dimension."""
+    return isinstance(param, Float | Int) and param.low == param.high
+
+
 def _dimension(name: str, param: Param) -> Dimension:
-    if isinstance(param, Categorical):
-        return SkCategorical(list(range(len(param.choices))), name=name)
+    if isinstance(param, Categorical) or _fixed(param):
+        n = len(param.choices) if isinstance(param, Categorical) else 1
+        return SkCategorical(list(range(n)), name=name)
     if _is_indexed(param):
         n = param.n_values  # type: ignore[attr-defined]
         return Integer(0, n - 1, name=name)
@@ -111,6 +117,8 @@ def from_raw(param: Param, raw: Any) -> Any:
     """Our value for skopt's raw value of ``param`` (clipped into the parameter)."""
     if isinstance(param, Categorical):
         return param.choices[min(max(int(raw), 0), len(param.choices) - 1)]
+    if _fixed(param):
+        return param.low  # type: ignore[attr-defined]
     if _is_indexed(param):
         n = param.n_values  # type: ignore[attr-defined]
         idx = min(max(round(float(raw)), 0), n - 1)
@@ -125,6 +133,8 @@ def to_raw(param: Param, value: Any) -> Any:
     """skopt's raw value for our ``value`` of ``param`` (inverse of :func:`from_raw`)."""
     if isinstance(param, Categorical):
         return param.index(value)
+    if _fixed(param):
+        return 0
     if _is_indexed(param):
         return round((float(value) - param.low) / param.step)  # type: ignore[attr-defined]
     if isinstance(param, Int):
@@ -134,7 +144,7 @@ def to_raw(param: Param, value: Any) -> Any:
 
 def _dummy_raw(param: Param) -> Any:
     """The value an inactive parameter shows the model: its codec midpoint, first choice."""
-    if isinstance(param, Categorical):
+    if isinstance(param, Categorical) or _fixed(param):
         return 0
     return to_raw(param, param.decode(np.array([0.5])))
 

@@ -1,48 +1,60 @@
-"""Searcher quality: normalized regret and average rank, ours against the peer libraries.
+"""Searcher quality: normalized regret and average rank, ours against the peer libraries,
+on a development suite split into a tuning half and a checking half.
 
-Run with ``make bench-quality`` (every area) or ``make bench-quality-synthetic`` /
-``-sklearn`` / ``-lcbench`` (one area), or ``python benchmarks/quality.py --area ...``.
+Run with ``make bench-quality`` (both halves) or ``python benchmarks/quality.py --half
+tuning`` (one half), ``--problems ...``, ``--searchers ...``, ``--seeds N``,
+``--n-trials N``.
 
 **What runs.** Every searcher of :data:`SEARCHERS` (ours: ``gp``, ``tpe``, ``genetic``,
 ``portfolio``, ``random``; the peers through hpo's adapters: ``optuna:tpe``,
 ``optuna:gp``, ``hyperopt:tpe``, ``skopt:gp``, each with its library's default options)
-runs :data:`N_TRIALS` sequential trials with every seed on every problem of the chosen
-areas, as one stored comparison per problem (``hpo.compare``, SQLite under
-``benchmarks/.cache/``):
+runs :data:`N_TRIALS` sequential trials with every seed on every problem of the suite
+(:mod:`hpo.benchmarks.suite`: 29 problems, synthetic and LCBench ones with 10 seeds,
+scikit-learn ones with 5). The suite is split **by family** into a *tuning* half (the
+problems searchers may be tuned on) and a *checking* half (functions and models no one
+tuned on): a change is adopted only if it helps on the checking half too. The eight
+LCBench development tasks are split four and four; the held-out tasks are never run.
 
-* ``synthetic``: Branin, Hartmann-6, Rosenbrock-5, Ackley-5, Ackley-10 and the mixed
-  integer/categorical/conditional function; 10 seeds;
-* ``sklearn``: SVM on wine, gradient boosting on breast cancer, an MLP on digits (3-fold
-  CV accuracy); 5 seeds;
-* ``lcbench``: the eight LCBench development tasks (final-epoch validation accuracy of
-  the surrogate); 10 seeds. The held-out tasks are never run here.
+**Storage and reuse.** Each (problem, searcher) is one stored comparison (``hpo.compare``,
+every seed; SQLite, ``benchmarks/.cache/quality.db``), named after a *fingerprint* of
+what decides its trials: for ours, the searcher's options and the source of
+``hpo/searchers`` and of the study machinery (``space``, ``study``, ``driver``,
+``trial``); for a peer, its options and its library's version. A run reuses every stored
+comparison whose fingerprint matches (an interrupted run continues where it stopped), so
+the peers' runs, which cost most, are made once per library version, and ours are re-run
+whenever their code changes. ``--fresh`` discards the database first.
 
-**What is reported**, at 50 and at 100 trials (read off the same best-so-far curves):
-the *normalized regret* (0 = the problem's optimum or best known value, 1 = its reference:
-the median random configuration for synthetic problems, the majority-class accuracy for
-scikit-learn tasks, the task's worst accuracy for LCBench), averaged over seeds, per problem,
-then over the problems of an area and of the whole suite (each problem weighs the same);
-and the *average rank* of the searchers (1 = best; per problem and seed the nine searchers
-are ranked by best value so far, ties share ranks), averaged the same way. The targets:
-our best searcher has the lowest mean regret and the best average rank of all at 50 and at
-100 trials, and ``portfolio``'s mean regret is never worse than the median single searcher's
-(the other eight) on any problem.
+**Ablations.** ``--variant LABEL=NAME`` or ``--variant 'LABEL=NAME:{"option": value}'``
+adds a searcher under its own label (e.g. ``gp-ucb=gp:{"acquisition": "ucb"}``); its rank
+is computed in the field with it in place of the searcher ``NAME`` (so a variant of
+``gp`` ranks against the peers and our other searchers exactly as ``gp`` would).
 
-**Parallelism.** Problems are jobs in a process pool (``--jobs``, default: the number of
-cores), longest first; each searcher runs single-threaded (BLAS/OpenMP limited to one
-thread), so parallel jobs do not slow each other beyond sharing the cores. Wall time per
-area is printed (the sum of its jobs' times, i.e. what the area takes on one core, and the
-elapsed time of the whole run).
+**What is reported**, per half, at 50 and at 100 trials: the *normalized regret* (0 = the
+problem's optimum or best known value, 1 = its reference: the median random
+configuration for synthetic problems, the majority-class accuracy for scikit-learn tasks,
+the task's worst accuracy for LCBench) of the best configuration found so far, averaged
+over seeds, per problem, then over the problems of the half (each problem weighs the
+same); on noisy problems the best *observed* configuration is scored by its noise-free
+value. The *average rank* (1 = best; per problem and seed the searchers are ranked by
+best value so far, ties share ranks), averaged the same way. The searcher's own time per
+ask+tell (``searcher_time``), median over its trials, beside them. Targets (the checking
+half decides): our best searcher has the lowest mean regret and the best average rank
+at 50 and at 100 trials; ``portfolio``'s mean regret is never worse than the median of
+its members' (each run alone) on any problem.
 
-The section is printed and, for a full run (no ``--problems``/``--seeds``/``--searchers``/
-``--n-trials`` override), written to ``benchmarks/RESULTS.md`` under "## Searcher quality".
-An interrupted run continues with ``--resume`` (stored studies are kept; a complete one is
-not rerun); otherwise each area's database starts empty.
+**Parallelism.** (problem, searcher) jobs run in a process pool (``--jobs``, default: the
+number of cores), longest first, each single-threaded (BLAS/OpenMP limited to one thread).
+
+The section is printed and, for a full run (no ``--half``/``--problems``/``--seeds``/
+``--searchers``/``--variant``/``--n-trials`` override), written to
+``benchmarks/RESULTS.md`` under "## Searcher quality".
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import statistics
@@ -50,10 +62,11 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from _results import RESULTS, write_section
 
@@ -63,50 +76,109 @@ CHECKPOINTS = (50, 100)
 OURS = ("gp", "tpe", "genetic", "portfolio", "random")
 PEERS = ("optuna:tpe", "optuna:gp", "hyperopt:tpe", "skopt:gp")
 SEARCHERS = OURS + PEERS
+#: the portfolio's members when run with its defaults (compared with their median)
+PORTFOLIO_MEMBERS = ("tpe", "gp", "random")
 CACHE = Path(__file__).with_name(".cache")
-LCBENCH_DEV = (3945, 7593, 34539, 126025, 126026, 126029, 146212, 167104)
+ROOT = Path(__file__).resolve().parents[1]
+#: besides a searcher's own modules, what decides our searchers' trials (hashed into
+#: their fingerprint)
+OUR_SOURCES = (
+    "hpo/searchers/base.py",
+    "hpo/space.py",
+    "hpo/study.py",
+    "hpo/driver.py",
+    "hpo/trial.py",
+)
+#: the library behind each peer (its version goes into the fingerprint)
+PEER_LIBRARY = {"optuna": "optuna", "hyperopt": "hyperopt", "skopt": "skopt"}
+#: rough relative cost of one study, to schedule the longest jobs first
+COST = {"skopt:gp": 8.0, "optuna:gp": 4.0, "gp": 2.0, "portfolio": 1.5}
 
 
 @dataclass(frozen=True)
-class Area:
-    """A group of benchmark problems run with the same number of seeds."""
+class Entry:
+    """A searcher under a label: ``(label, registered name, options)``."""
 
+    label: str
     name: str
-    problems: tuple[str, ...]
-    seeds: int
-    #: rough seconds per (problem, seed) for every searcher together, to schedule longest first
-    cost: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ours(self) -> bool:
+        return ":" not in self.name
+
+    def fingerprint(self, pin: str | None = None) -> str:
+        if self.ours and pin:
+            basis = f"pinned:{pin}"
+        elif self.ours:
+            basis = _source_digest(self.name, tuple(sorted(self.kwargs.get("members") or ())))
+        else:
+            basis = _library_version(self.name.split(":")[0])
+        text = json.dumps([self.name, self.kwargs, basis], sort_keys=True)
+        return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
-AREAS: dict[str, Area] = {
-    a.name: a
-    for a in (
-        Area(
-            "synthetic",
-            ("branin", "hartmann6", "rosenbrock5", "ackley5", "ackley10", "mixed"),
-            10,
-            45,
-        ),
-        Area("sklearn", ("svm_wine", "gbm_breast_cancer", "mlp_digits"), 5, 250),
-        Area("lcbench", tuple(f"lcbench-{t}" for t in LCBENCH_DEV), 10, 45),
-    )
-}
+def _modules(name: str, members: tuple[str, ...] = ()) -> list[Path]:
+    """The source files of our searcher ``name``: its module and the ``hpo.searchers``
+    modules it imports, transitively (a portfolio: its members' too)."""
+    import re
+
+    from hpo.searchers import searcher_class
+    from hpo.searchers.portfolio import DEFAULT_MEMBERS
+
+    pattern = re.compile(r"from hpo\.searchers(?:\.(\w+)| import (\w+))")
+    module = searcher_class(name).__module__.rsplit(".", 1)[-1]
+    todo, seen = [module], set()
+    if name == "portfolio":
+        for member in members or DEFAULT_MEMBERS:
+            member_name = member if isinstance(member, str) else member[0]
+            todo.append(searcher_class(member_name).__module__.rsplit(".", 1)[-1])
+    while todo:
+        mod = todo.pop()
+        if mod in seen or not (ROOT / "hpo" / "searchers" / f"{mod}.py").exists():
+            continue
+        seen.add(mod)
+        text = (ROOT / "hpo" / "searchers" / f"{mod}.py").read_text()
+        todo += [a or b for a, b in pattern.findall(text)]
+    return [ROOT / "hpo" / "searchers" / f"{m}.py" for m in sorted(seen)]
+
+
+def _source_digest(name: str, members: tuple[str, ...] = ()) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    files = [ROOT / s for s in OUR_SOURCES] + _modules(name, members)
+    for f in sorted(set(files)):
+        digest.update(str(f.relative_to(ROOT)).encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def _library_version(prefix: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    module = PEER_LIBRARY.get(prefix, prefix)
+    name = {"skopt": "scikit-optimize"}.get(module, module)
+    try:
+        return f"{name}=={version(name)}"
+    except PackageNotFoundError:  # pragma: no cover - the adapter will say what is missing
+        return f"{name}==?"
 
 
 @dataclass(frozen=True)
 class Job:
-    """One problem of an area: all searchers x seeds, stored as one comparison."""
+    """One searcher on one problem, every seed (one stored comparison per seed, so a run
+    with fewer seeds reuses what a run with more stored, and the other way round)."""
 
-    area: str
     problem: str
+    half: str
+    entry: Entry
     seeds: int
-    searchers: tuple[str, ...]
     n_trials: int
     storage: str
+    fingerprint: str
 
-    @property
-    def comparison(self) -> str:
-        return f"quality-{self.problem}"
+    def comparison(self, seed: int) -> str:
+        fp = self.fingerprint
+        return f"quality/{self.entry.label}/{fp}/{self.problem}/t{self.n_trials}/seed{seed}"
 
 
 def _quiet() -> None:
@@ -119,217 +191,345 @@ def _quiet() -> None:
 
 
 def run_job(job: Job) -> float:
-    """Run (or continue) one problem's comparison; returns its wall time in seconds."""
+    """Run (or continue) one job's comparison; returns its wall time in seconds."""
     _quiet()
     import hpo
 
     start = time.perf_counter()
-    hpo.compare(
-        job.problem,
-        list(job.searchers),
-        seeds=job.seeds,
-        n_trials=job.n_trials,
-        storage=job.storage,
-        name=job.comparison,
-        load_if_exists=True,
-    )
+    for seed in range(job.seeds):
+        hpo.compare(
+            job.problem,
+            [(job.entry.label, job.entry.name, job.entry.kwargs)],
+            seeds=[seed],
+            n_trials=job.n_trials,
+            storage=job.storage,
+            name=job.comparison(seed),
+            load_if_exists=True,
+        )
     return time.perf_counter() - start
 
 
-# --- summary -----------------------------------------------------------------------------
+# --- scores ------------------------------------------------------------------------------
+@dataclass
+class Runs:
+    """One job's results: per seed, the loss of the incumbent at each checkpoint (noise-free
+    on noisy problems), and the searcher's time per ask."""
+
+    losses: dict[int, dict[int, float]]  # checkpoint -> seed -> loss (inf: nothing yet)
+    ask_ms: list[float]
+    n_failed: int
+
+
+def load_runs(job: Job, checkpoints: Sequence[int]) -> Runs:
+    import math
+
+    from hpo.benchmarks import get_problem
+    from hpo.exceptions import ComparisonNotFoundError
+    from hpo.storage import get_storage
+    from hpo.trial import TrialState
+
+    problem = get_problem(job.problem)
+    clean = problem.noise_free
+    sign = 1.0 if problem.direction == "minimize" else -1.0
+    store = get_storage(job.storage)
+    members = []
+    for seed in range(job.seeds):
+        try:
+            members += store.get_comparison(job.comparison(seed)).members
+        except ComparisonNotFoundError:
+            continue
+    losses: dict[int, dict[int, float]] = {k: {} for k in checkpoints}
+    ask_ms: list[float] = []
+    n_failed = 0
+    finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+    for member in members:
+        trials = [t for t in store.get_trials(member.study_id).trials if t.state in finished]
+        trials = sorted(trials, key=lambda t: t.number)[: job.n_trials]
+        if len(trials) < max(checkpoints):
+            continue  # unfinished: left out
+        n_failed += sum(t.state is TrialState.FAILED for t in trials)
+        ask_ms += [1e3 * t.searcher_time for t in trials if t.searcher_time is not None]
+        for k in checkpoints:
+            best, best_params = math.inf, None
+            for t in trials[:k]:
+                ok = t.state is TrialState.COMPLETE and t.value is not None
+                if ok and math.isfinite(t.value) and sign * t.value < best:
+                    best, best_params = sign * t.value, dict(t.params)
+            if clean is not None and best_params is not None:
+                best = sign * clean(best_params)
+            losses[k][member.seed] = best
+    return Runs(losses, ask_ms, n_failed)
+
+
 @dataclass
 class ProblemScores:
-    """Mean normalized regret and mean rank per searcher and checkpoint, for one problem."""
+    """Mean normalized regret and mean rank per label and checkpoint, for one problem."""
 
-    area: str
     problem: str
+    half: str
+    shape: str
     regret: dict[int, dict[str, float]]
     rank: dict[int, dict[str, float]]
+    ask_ms: dict[str, float]
     n_seeds: int
     n_failed: int
 
 
-def score(job: Job, checkpoints: Sequence[int]) -> ProblemScores:
+def score_problem(
+    name: str,
+    half: str,
+    shape: str,
+    runs: dict[str, Runs],
+    bases: dict[str, str],
+    field_labels: Sequence[str],
+    checkpoints: Sequence[int],
+) -> ProblemScores:
+    """Regret and ranks on one problem. ``bases`` maps a variant's label to the label it
+    stands in for; a variant is ranked in ``field_labels`` with it in its base's place."""
     import numpy as np
+    from scipy.stats import rankdata
 
-    import hpo
+    from hpo._stats import normalized_regret, to_loss
+    from hpo.benchmarks import get_problem
 
-    result = hpo.load_comparison(job.comparison, job.storage)
-    regret = {
-        k: {lab: float(np.nanmean(v)) for lab, v in result.normalized_regrets(at=k).items()}
-        for k in checkpoints
+    problem = get_problem(name)
+    assert problem.optimum is not None and problem.reference is not None
+    optimum = float(to_loss([problem.optimum], problem.direction)[0])
+    reference = float(to_loss([problem.reference], problem.direction)[0])
+    labels = list(runs)
+    seeds = sorted(set.intersection(*(set(r.losses[checkpoints[0]]) for r in runs.values())))
+    regret: dict[int, dict[str, float]] = {}
+    rank: dict[int, dict[str, float]] = {}
+    for k in checkpoints:
+        regret[k] = {
+            lab: float(
+                np.mean(
+                    normalized_regret([runs[lab].losses[k][s] for s in seeds], optimum, reference)
+                )
+            )
+            for lab in labels
+        }
+        rank[k] = {}
+        for lab in labels:
+            base = bases.get(lab, lab)
+            field_now = [lab if other == base else other for other in field_labels]
+            if lab not in field_now:
+                field_now.append(lab)
+            field_now = [f for f in field_now if f in runs]
+            table = np.array([[runs[f].losses[k][s] for s in seeds] for f in field_now])
+            ranks = rankdata(table, axis=0)
+            rank[k][lab] = float(np.mean(ranks[field_now.index(lab)]))
+    ask_ms = {
+        lab: float(np.median(r.ask_ms)) if r.ask_ms else float("nan") for lab, r in runs.items()
     }
-    rank = {
-        k: {lab: float(np.mean(v)) for lab, v in result.ranks_at(k).items()} for k in checkpoints
-    }
-    failed = int(result.table()["n_failed"].sum())
-    return ProblemScores(job.area, job.problem, regret, rank, len(result.seeds), failed)
+    failed = sum(r.n_failed for r in runs.values())
+    return ProblemScores(name, half, shape, regret, rank, ask_ms, len(seeds), failed)
 
 
-def _mean(scores: Sequence[ProblemScores], field: str, k: int, label: str) -> float:
-    return statistics.fmean(getattr(s, field)[k][label] for s in scores)
-
-
-def _median_single(s: ProblemScores, k: int, exclude: str = "portfolio") -> float:
-    return statistics.median(v for lab, v in s.regret[k].items() if lab != exclude)
+# --- rendering -----------------------------------------------------------------------------
+def _mean(scores: Sequence[ProblemScores], what: str, k: int, label: str) -> float:
+    return statistics.fmean(getattr(s, what)[k][label] for s in scores)
 
 
 def _fmt(x: float) -> str:
     return f"{x:.4f}" if x < 10 else f"{x:.1f}"
 
 
-def render(
-    scores: list[ProblemScores],
-    searchers: Sequence[str],
-    checkpoints: Sequence[int],
-    timing: dict[str, float],
-    elapsed: float,
-    jobs: int,
-) -> str:
-    """The markdown section: suite and area summaries, per-problem tables, targets."""
-    areas = list(dict.fromkeys(s.area for s in scores))
-    sizes = ", ".join(
-        f"{a}: {sum(s.area == a for s in scores)} problems x "
-        f"{min(s.n_seeds for s in scores if s.area == a)} seeds"
-        for a in areas
-    )
-    lines = [
-        HEADING,
-        "",
-        f"{datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; `make bench-quality` ({sizes}"
-        f", {max(checkpoints)} trials per study, sequential). Mean normalized regret "
-        "(0 = optimum or best known, 1 = reference; lower is better) and average rank "
-        f"(1 = best of {len(searchers)}), each problem weighing the same.",
-        "",
-    ]
-    groups = [("suite", scores)] + [(a, [s for s in scores if s.area == a]) for a in areas]
-    lines.append("### Summary")
-    lines.append("")
-    cols = [("regret", k) for k in checkpoints] + [("rank", k) for k in checkpoints]
-    lines.append(
-        "| searcher | " + " | ".join(f"{g} {f}@{k}" for g, _ in groups for f, k in cols) + " |"
-    )
-    lines.append("|---" * (1 + len(groups) * len(cols)) + "|")
-    order = sorted(searchers, key=lambda lab: _mean(scores, "regret", max(checkpoints), lab))
-    for lab in order:
-        cells = [
-            f"{_mean(group, f, k, lab):.2f}" if f == "rank" else _fmt(_mean(group, f, k, lab))
-            for _, group in groups
-            for f, k in cols
-        ]
-        name = f"**{lab}**" if lab in OURS else lab
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Bold: ours. Peers run through hpo's adapters with their libraries' defaults.")
-    lines.append("")
+def _ms(x: float) -> str:
+    return "-" if x != x else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
 
-    # targets
-    lines.append("### Targets")
-    lines.append("")
-    ours = [lab for lab in searchers if lab in OURS]
+
+def _summary(
+    scores: list[ProblemScores], labels: Sequence[str], checkpoints: Sequence[int]
+) -> list[str]:
+    cols = [f"regret@{k}" for k in checkpoints] + [f"rank@{k}" for k in checkpoints]
+    lines = ["| searcher | " + " | ".join(cols) + " | ms per ask (median) |"]
+    lines.append("|---" * (len(cols) + 2) + "|")
+    top = max(checkpoints)
+    for lab in sorted(labels, key=lambda lab: _mean(scores, "regret", top, lab)):
+        cells = [_fmt(_mean(scores, "regret", k, lab)) for k in checkpoints]
+        cells += [f"{_mean(scores, 'rank', k, lab):.2f}" for k in checkpoints]
+        ms = statistics.median(s.ask_ms[lab] for s in scores)
+        name = f"**{lab}**" if lab.split("-")[0] in OURS or lab in OURS else lab
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_ms(ms)} |")
+    return lines
+
+
+def _targets(
+    scores: list[ProblemScores],
+    labels: Sequence[str],
+    checkpoints: Sequence[int],
+    ours: Sequence[str],
+) -> list[str]:
+    lines = []
+    peers = [lab for lab in labels if lab in PEERS]
+    mine = [lab for lab in labels if lab in ours]
     for k in checkpoints:
-        regrets = {lab: _mean(scores, "regret", k, lab) for lab in searchers}
-        ranks = {lab: _mean(scores, "rank", k, lab) for lab in searchers}
+        regrets = {lab: _mean(scores, "regret", k, lab) for lab in labels}
+        ranks = {lab: _mean(scores, "rank", k, lab) for lab in labels}
         best_regret = min(regrets, key=lambda lab: regrets[lab])
         best_rank = min(ranks, key=lambda lab: ranks[lab])
-        best_ours = min(ours, key=lambda lab: regrets[lab]) if ours else None
-        peers = [lab for lab in searchers if lab not in OURS]
-        best_peer = min(peers, key=lambda lab: regrets[lab]) if peers else None
-        met = best_ours is not None and best_regret == best_ours and best_rank == best_ours
         detail = (
             f"lowest regret: {best_regret} ({regrets[best_regret]:.4f}); best rank: "
             f"{best_rank} ({ranks[best_rank]:.2f})"
         )
-        if best_peer is not None and best_ours is not None:
+        met = False
+        if mine and peers:
+            best_ours = min(mine, key=lambda lab: (regrets[lab], ranks[lab]))
+            best_peer = min(peers, key=lambda lab: regrets[lab])
+            best_peer_rank = min(peers, key=lambda lab: ranks[lab])
+            met = regrets[best_ours] < min(regrets[p] for p in peers) and ranks[best_ours] < min(
+                ranks[p] for p in peers
+            )
             detail += (
-                f"; our best {best_ours} {regrets[best_ours]:.4f} / rank "
-                f"{ranks[best_ours]:.2f} vs best peer {best_peer} {regrets[best_peer]:.4f} / "
-                f"rank {ranks[best_peer]:.2f}"
+                f"; our best {best_ours} {regrets[best_ours]:.4f} / rank {ranks[best_ours]:.2f}"
+                f" vs best peers {best_peer} {regrets[best_peer]:.4f} (regret), "
+                f"{best_peer_rank} {ranks[best_peer_rank]:.2f} (rank)"
             )
         lines.append(
-            f"- At {k} trials, our best searcher has the lowest regret and best rank: "
+            f"- At {k} trials, our best searcher has the lowest regret and the best rank: "
             f"**{'met' if met else 'NOT MET'}** ({detail})."
         )
-    if "portfolio" in searchers and len(searchers) > 2:
+    members = [m for m in PORTFOLIO_MEMBERS if m in labels]
+    if "portfolio" in labels and len(members) == len(PORTFOLIO_MEMBERS):
         for k in checkpoints:
-            worse = [
-                f"{s.problem} ({s.regret[k]['portfolio']:.4f} > {_median_single(s, k):.4f})"
-                for s in scores
-                if s.regret[k]["portfolio"] > _median_single(s, k)
-            ]
+            worse = []
+            for s in scores:
+                median = statistics.median(s.regret[k][m] for m in members)
+                if s.regret[k]["portfolio"] > median:
+                    worse.append(f"{s.problem} ({s.regret[k]['portfolio']:.4f} > {median:.4f})")
             verdict = "met" if not worse else "NOT MET"
             tail = f"; worse on {', '.join(worse)}" if worse else ""
             lines.append(
-                f"- At {k} trials, portfolio is never worse than the median single searcher: "
-                f"**{verdict}** ({len(scores) - len(worse)}/{len(scores)} problems{tail})."
+                f"- At {k} trials, portfolio is never worse than the median of its members "
+                f"({', '.join(members)}): **{verdict}** ({len(scores) - len(worse)}/"
+                f"{len(scores)} problems{tail})."
             )
-    lines.append("")
+    return lines
 
-    # per problem
-    lines.append(
-        f"### Per problem: mean normalized regret at {' / '.join(map(str, checkpoints))} trials"
-    )
-    lines.append("")
-    lines.append("| problem | " + " | ".join(searchers) + " |")
-    lines.append("|---" * (1 + len(searchers)) + "|")
+
+def _per_problem(
+    scores: list[ProblemScores], labels: Sequence[str], checkpoints: Sequence[int]
+) -> list[str]:
+    lines = ["| problem | shape | " + " | ".join(labels) + " |"]
+    lines.append("|---" * (2 + len(labels)) + "|")
     for s in scores:
         best = {k: min(s.regret[k].values()) for k in checkpoints}
         cells = []
-        for lab in searchers:
+        for lab in labels:
+            if lab not in s.regret[checkpoints[0]]:
+                cells.append("-")
+                continue
             vals = [
-                (
-                    f"**{_fmt(s.regret[k][lab])}**"
-                    if s.regret[k][lab] == best[k]
-                    else _fmt(s.regret[k][lab])
-                )
+                f"**{_fmt(s.regret[k][lab])}**"
+                if s.regret[k][lab] == best[k]
+                else _fmt(s.regret[k][lab])
                 for k in checkpoints
             ]
             cells.append(" / ".join(vals))
         fail = f" ({s.n_failed} failed trials)" if s.n_failed else ""
-        lines.append(f"| {s.problem}{fail} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Bold: the lowest regret on that problem at that budget.")
-    lines.append("")
+        lines.append(f"| {s.problem}{fail} | {s.shape} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(
+    scores: list[ProblemScores],
+    labels: Sequence[str],
+    checkpoints: Sequence[int],
+    timing: dict[str, float],
+    elapsed: float,
+    jobs: int,
+    reused: int,
+    ran: int,
+    extra: Sequence[ProblemScores] = (),
+) -> str:
+    """The markdown section: per half, a summary, the targets and per-problem regrets
+    (``extra``: problems some searcher has not finished, in the per-problem tables only)."""
+    halves = [h for h in ("checking", "tuning") if any(s.half == h for s in [*scores, *extra])]
+    field_labels = [lab for lab in labels if lab in SEARCHERS]
+    sizes = "; ".join(f"{h} half: {sum(s.half == h for s in scores)} problems" for h in halves)
+    seeds = sorted({s.n_seeds for s in scores})
+    lines = [
+        HEADING,
+        "",
+        f"{datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; `make bench-quality` ({sizes}; "
+        f"{' or '.join(map(str, seeds))} seeds per problem, {max(checkpoints)} trials per "
+        "study, sequential). Mean normalized regret (0 = optimum or best known, 1 = "
+        "reference; lower is better) and average rank (1 = best of "
+        f"{len(field_labels)}), each problem weighing the same; ms per ask: the searcher's "
+        "own time per ask+tell, median over every trial of the half. The split is by family "
+        "(`hpo/benchmarks/suite.py`): searchers were tuned on the tuning half only, and the "
+        "checking half holds functions and models no one tuned on.",
+        "",
+    ]
+    for half in halves:
+        part = [s for s in scores if s.half == half]
+        title = "Checking half (decides the targets)" if half == "checking" else "Tuning half"
+        lines += [f"### {title}", ""]
+        if part:
+            lines += _summary(part, labels, checkpoints)
+            lines += [
+                "",
+                "Bold: ours. Peers run through hpo's adapters with their libraries' defaults.",
+                "",
+            ]
+            ours = [lab for lab in labels if lab in OURS]
+            lines += _targets(part, field_labels, checkpoints, ours)
+        lines += [
+            "",
+            f"Per problem: mean normalized regret at {' / '.join(map(str, checkpoints))} "
+            "trials (bold: the lowest on that problem at that budget).",
+            "",
+        ]
+        lines += _per_problem(part + [s for s in extra if s.half == half], labels, checkpoints)
+        lines.append("")
     lines.append(
-        "Time per area (sum of its problems' wall times, i.e. on one core): "
-        + ", ".join(f"{a} {timing.get(a, 0.0) / 60:.1f} min" for a in areas)
-        + f"; whole run {elapsed / 60:.1f} min elapsed with {jobs} parallel jobs."
+        "Job time per half (sum of its jobs' wall times, i.e. on one core, for the jobs run "
+        "now): "
+        + ", ".join(f"{h} {timing.get(h, 0.0) / 60:.1f} min" for h in halves)
+        + f"; {ran} (problem, searcher) jobs run and {reused} reused from "
+        f"`benchmarks/.cache/quality.db` (same fingerprint); {elapsed / 60:.1f} min elapsed "
+        f"with {jobs} parallel jobs."
     )
     return "\n".join(lines) + "\n"
 
 
 # --- main --------------------------------------------------------------------------------
-def _jobs(args: argparse.Namespace) -> list[Job]:
-    out = []
-    for name in args.area or list(AREAS):
-        area = AREAS[name]
-        problems = [p for p in area.problems if not args.problems or p in args.problems]
-        storage = f"sqlite:///{args.cache / f'quality-{name}.db'}"
-        for p in problems:
-            out.append(
-                Job(
-                    name,
-                    p,
-                    args.seeds or area.seeds,
-                    tuple(args.searchers or SEARCHERS),
-                    args.n_trials,
-                    storage,
-                )
-            )
-    return out
+def _entry(text: str) -> Entry:
+    """``LABEL=NAME`` or ``LABEL=NAME:{json}`` (a variant), or a plain registered name."""
+    if "=" not in text:
+        return Entry(text, text)
+    label, _, spec = text.partition("=")
+    name, brace, rest = spec.partition(":{")
+    if not brace and spec.count(":") and "{" not in spec:
+        name = spec  # a peer's name such as optuna:gp
+    kwargs = json.loads("{" + rest) if brace else {}
+    if not label or not name:
+        raise argparse.ArgumentTypeError(f"--variant wants LABEL=NAME[:JSON], got {text!r}")
+    return Entry(label, name, kwargs)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--area", action="append", choices=list(AREAS), help="repeatable")
-    parser.add_argument("--problems", nargs="+", help="only these problems of the areas")
+    parser.add_argument("--half", action="append", choices=("tuning", "checking"))
+    parser.add_argument("--problems", nargs="+", help="only these problems of the suite")
     parser.add_argument("--searchers", nargs="+", help=f"default: {' '.join(SEARCHERS)}")
-    parser.add_argument("--seeds", type=int, help="seeds per problem (default: per area)")
+    parser.add_argument(
+        "--variant", action="append", type=_entry, default=[], help="LABEL=NAME[:JSON]"
+    )
+    parser.add_argument("--seeds", type=int, help="seeds per problem (default: the suite's)")
     parser.add_argument("--n-trials", type=int, default=N_TRIALS)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--cache", type=Path, default=CACHE, help="where the databases go")
-    parser.add_argument("--resume", action="store_true", help="keep and continue stored runs")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where the database goes")
+    parser.add_argument("--fresh", action="store_true", help="discard every stored run first")
+    parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default
+    parser.add_argument("--no-run", action="store_true", help="score stored runs only")
+    parser.add_argument(
+        "--pin",
+        help="for ablations whose edits keep the defaults' trials (check with "
+        "tests/test_seeded_runs.py): fingerprint our searchers by this tag, not their source",
+    )
     args = parser.parse_args(argv)
     if args.n_trials < 1:
         parser.error("--n-trials must be >= 1")
@@ -340,57 +540,122 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    jobs = _jobs(args)
-    if not jobs:
+    from hpo.benchmarks.suite import suite_problems
+
+    problems = [
+        p
+        for p in suite_problems()
+        if (not args.half or p.half in args.half) and (not args.problems or p.name in args.problems)
+    ]
+    unknown = set(args.problems or ()) - {p.name for p in suite_problems()}
+    if unknown:
+        print(f"not in the suite: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if not problems:
         print("no problems selected", file=sys.stderr)
         return 2
+    entries = [Entry(n, n) for n in (args.searchers or SEARCHERS)] + list(args.variant)
+    labels = [e.label for e in entries]
+    if len(set(labels)) != len(labels):
+        print(f"labels must be distinct, got {labels}", file=sys.stderr)
+        return 2
     args.cache.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
-        for name in {j.area for j in jobs}:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                (args.cache / f"quality-{name}.db{suffix}").unlink(missing_ok=True)
+    db = args.cache / "quality.db"
+    if args.fresh:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    storage = f"sqlite:///{db}"
+    fingerprints = {e.label: e.fingerprint(args.pin) for e in entries}
+    jobs = [
+        Job(p.name, p.half, e, args.seeds or p.seeds, args.n_trials, storage, fingerprints[e.label])
+        for p in problems
+        for e in entries
+    ]
     # single-threaded numerics in every worker (inherited by spawned processes)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    order = sorted(jobs, key=lambda j: -AREAS[j.area].cost * j.seeds)
+    _quiet()
+    todo = [j for j in jobs if not _complete(j)]
     timing: dict[str, float] = {}
     start = time.perf_counter()
-    print(f"{len(order)} problems, {args.jobs} parallel jobs", file=sys.stderr, flush=True)
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        pending: dict[Future[float], Job] = {pool.submit(run_job, j): j for j in order}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                seconds = fut.result()
-                timing[job.area] = timing.get(job.area, 0.0) + seconds
-                print(
-                    f"  [{job.area}] {job.problem}: {seconds / 60:.1f} min "
-                    f"({len(pending)} left, {(time.perf_counter() - start) / 60:.1f} min elapsed)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    if todo and not args.no_run:
+        order = sorted(todo, key=lambda j: -COST.get(j.entry.name, 0.5) * j.seeds)
+        print(
+            f"{len(order)} jobs to run ({len(jobs) - len(todo)} stored), {args.jobs} parallel",
+            file=sys.stderr,
+            flush=True,
+        )
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            pending: dict[Future[float], Job] = {pool.submit(run_job, j): j for j in order}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = pending.pop(fut)
+                    seconds = fut.result()
+                    timing[job.half] = timing.get(job.half, 0.0) + seconds
+                    print(
+                        f"  [{job.half}] {job.problem} {job.entry.label}: {seconds / 60:.1f} min "
+                        f"({len(pending)} left, "
+                        f"{(time.perf_counter() - start) / 60:.1f} min elapsed)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     elapsed = time.perf_counter() - start
-    _quiet()
     checkpoints = [k for k in CHECKPOINTS if k <= args.n_trials] or [args.n_trials]
-    scores = [score(j, checkpoints) for j in jobs]
+    bases = {e.label: e.name for e in entries if e.label != e.name}
+    field_labels = [e.label for e in entries if e.label == e.name]
+    scores = []
+    for p in problems:
+        runs = {j.entry.label: load_runs(j, checkpoints) for j in jobs if j.problem == p.name}
+        runs = {lab: r for lab, r in runs.items() if r.losses[checkpoints[0]]}
+        if runs:
+            scores.append(
+                score_problem(p.name, p.half, p.shape, runs, bases, field_labels, checkpoints)
+            )
+    present = [lab for lab in labels if any(lab in s.regret[checkpoints[0]] for s in scores)]
+    complete = [s for s in scores if all(lab in s.regret[checkpoints[0]] for lab in present)]
+    if len(complete) < len(scores):
+        print(
+            f"summaries over the {len(complete)} problems every searcher has finished; "
+            f"per-problem tables show all {len(scores)}",
+            file=sys.stderr,
+        )
     section = render(
-        scores, list(args.searchers or SEARCHERS), checkpoints, timing, elapsed, args.jobs
+        complete,
+        present,
+        checkpoints,
+        timing,
+        elapsed,
+        args.jobs,
+        len(jobs) - len(todo),
+        len(todo),
+        extra=[s for s in scores if s not in complete],
     )
     print(section)
-    full = not (args.problems or args.seeds or args.searchers or args.n_trials != N_TRIALS)
-    if full:
-        if set(AREAS) - {j.area for j in jobs}:
-            print(
-                f"(one area only: not written to {RESULTS.name}; run make bench-quality)",
-                file=sys.stderr,
-            )
-        else:
-            write_section(HEADING, section)
-            print(f"written to {RESULTS}", file=sys.stderr)
-    else:
+    subset = args.half or args.problems or args.seeds or args.searchers or args.variant
+    if subset or args.n_trials != N_TRIALS or args.no_run or args.pin:
         print(f"(subset run: not written to {RESULTS.name})", file=sys.stderr)
+    else:
+        write_section(HEADING, section)
+        print(f"written to {RESULTS}", file=sys.stderr)
     return 0
+
+
+def _complete(job: Job) -> bool:
+    """Whether every seed of the job is stored with all its trials."""
+    from hpo.comparison_result import FINISHED
+    from hpo.exceptions import ComparisonNotFoundError
+    from hpo.storage import get_storage
+
+    store = get_storage(job.storage)
+    for seed in range(job.seeds):
+        try:
+            members = store.get_comparison(job.comparison(seed)).members
+        except ComparisonNotFoundError:
+            return False
+        if not members or store.count_trials(members[0].study_id, FINISHED) < job.n_trials:
+            return False
+    return True
 
 
 if __name__ == "__main__":

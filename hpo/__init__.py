@@ -12,6 +12,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from hpo import plot
+from hpo._logging import get_verbosity, set_verbosity
 from hpo.budget import Budget
 from hpo.compare import (
     ComparisonResult,
@@ -38,10 +42,22 @@ from hpo.executors import ProcessExecutor, SerialExecutor, ThreadExecutor
 from hpo.objective import Objective, objective
 from hpo.searchers import Decision, Searcher, Suggestion, available_searchers, register
 from hpo.space import Categorical, Float, Int, Space, SpaceError
-from hpo.study import Study, create_study, load_study
+from hpo.study import Study, create_study, delete_study, load_study
 from hpo.trial import FrozenTrial, Trial, TrialState
 
+if TYPE_CHECKING:
+    from hpo.executors.ray import RayExecutor
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RayExecutor":  # imports Ray, so only when asked for: `import hpo` stays light
+        from hpo.executors.ray import RayExecutor
+
+        return RayExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Budget",
@@ -59,6 +75,7 @@ __all__ = [
     "LocalDriver",
     "Objective",
     "ProcessExecutor",
+    "RayExecutor",
     "SearchSpaceExhausted",
     "Searcher",
     "SearcherError",
@@ -78,10 +95,14 @@ __all__ = [
     "available_searchers",
     "compare",
     "create_study",
+    "delete_study",
+    "get_verbosity",
     "load_comparison",
     "load_study",
     "objective",
     "plan_comparison",
+    "plot",
     "register",
     "run_comparison",
+    "set_verbosity",
 ]

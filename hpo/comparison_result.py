@@ -233,9 +233,24 @@ class ComparisonResult:
     @property
     def best_searcher(self) -> str:
         """The searcher with the lowest median final loss (ties: the first given)."""
-        medians = [np.nanmedian(self._final_losses(lab)) for lab in self.labels]
+        medians = [_nanmedian(self._final_losses(lab)) for lab in self.labels]
         medians = [m if np.isfinite(m) else np.inf for m in medians]
         return self.labels[int(np.argmin(medians))]
+
+    @property
+    def tied_with_best(self) -> list[str]:
+        """The searchers whose median final loss equals :attr:`best_searcher`'s (same
+        draws, e.g. inside a start-up phase, or an easy problem): no winner among them."""
+        if not self.labels:
+            return []
+        best = self.best_searcher
+        target = _nanmedian(self._final_losses(best))
+        return [
+            lab
+            for lab in self.labels
+            if lab != best
+            and np.isclose(_nanmedian(self._final_losses(lab)), target, rtol=1e-12, atol=0.0)
+        ]
 
     # --- curves ----------------------------------------------------------------------------
     def curves(self) -> Curves:

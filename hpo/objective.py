@@ -6,7 +6,10 @@ Three call styles are accepted:
 * ``f(config, trial)`` — the same plus the live :class:`~hpo.trial.Trial` (for
   ``report``, ``should_stop`` and checkpoints);
 * ``f(trial)`` — define-by-run: ``trial.suggest_float(...)`` and friends. Chosen when the
-  objective has no space, or its single argument is named ``trial``.
+  single argument is named ``trial``, or the objective has no space and its argument is
+  not named like a configuration (``config``, ``cfg``, ``params``, ...: see
+  :data:`CONFIG_NAMES`); such an objective without a space is refused before anything is
+  stored, with a message saying to declare the space.
 
 The objective returns a number, or a dict of metrics in which ``metric`` names the
 objective value; the other metrics are stored with the trial.
@@ -60,9 +63,19 @@ def call_style(func: Callable[..., Any], has_space: bool) -> Style:
             f"objective {getattr(func, '__name__', func)!r} takes no arguments; it must take "
             "`config`, `(config, trial)` or `trial`"
         )
-    if not has_space or names[:1] == ["trial"]:
+    if names[:1] == ["trial"]:
         return "trial"
-    return "config"
+    if has_space or (names[:1] and names[0] in CONFIG_NAMES):
+        return "config"
+    return "trial"
+
+
+#: names of a single argument that say "a config dict", whether or not a space is known:
+#: such an objective is never called define-by-run (without a space it is refused with a
+#: message, rather than failing every trial on ``config["x"]``)
+CONFIG_NAMES = frozenset(
+    {"config", "cfg", "conf", "configuration", "params", "hparams", "hyperparameters"}
+)
 
 
 class Objective:
@@ -109,27 +122,37 @@ class Objective:
             f"Objective({self.name}, direction={self.direction!r}, metric={self.metric!r}{budget})"
         )
 
+    def with_metric(self, metric: str | None) -> Objective:
+        """A copy whose ``metric`` names the objective value (e.g. the study's)."""
+        out = Objective.__new__(Objective)  # not copy.copy: __reduce__ may name self
+        out.__dict__.update(self.__dict__)
+        out.metric = metric
+        return out
+
+    def _parts(self) -> tuple[Any, ...]:
+        return (
+            self.space.to_json() if self.space is not None else None,
+            self.direction,
+            self.metric,
+            self.budget.to_json() if self.budget is not None else None,
+        )
+
     def __reduce__(self) -> tuple[Any, ...]:
         # A decorated module-level function is pickled by reference to the module
-        # attribute (which is this Objective); anything else by its parts.
+        # attribute (which is this Objective), a variant of one (another metric) by that
+        # reference and its parts, anything else by its function and parts.
         module = getattr(self.func, "__module__", None)
         qualname = getattr(self.func, "__qualname__", "")
         if module and "<locals>" not in qualname:
             try:
-                if _import_attr(module, qualname) is self:
-                    return (_import_attr, (module, qualname))
+                target = _import_attr(module, qualname)
             except (ImportError, AttributeError):
-                pass
-        return (
-            _rebuild,
-            (
-                self.func,
-                self.space.to_json() if self.space is not None else None,
-                self.direction,
-                self.metric,
-                self.budget.to_json() if self.budget is not None else None,
-            ),
-        )
+                target = None
+            if target is self:
+                return (_import_attr, (module, qualname))
+            if isinstance(target, Objective) and target.func is self.func:
+                return (_variant, (module, qualname, *self._parts()))
+        return (_rebuild, (self.func, *self._parts()))
 
 
 def _import_attr(module: str, qualname: str) -> Any:
@@ -137,6 +160,12 @@ def _import_attr(module: str, qualname: str) -> Any:
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _variant(module: str, qualname: str, *parts: Any) -> Objective:
+    """A variant of the decorated objective at ``module.qualname`` (see ``__reduce__``)."""
+    target = _import_attr(module, qualname)
+    return _rebuild(target.func, *parts)
 
 
 def _rebuild(
@@ -216,12 +245,21 @@ class TrialOutcome:
     raised: BaseException | None = None  # kept to re-raise exceptions outside ``catch``
 
 
-def outcome_from_result(result: Any, metric: str | None, pruned: bool = False) -> TrialOutcome:
-    """Turn an objective's return value into an outcome (FAILED with a reason if invalid)."""
+def outcome_from_result(
+    result: Any, metric: str | None, pruned: bool = False, last: float | None = None
+) -> TrialOutcome:
+    """Turn an objective's return value into an outcome (FAILED with a reason if invalid).
+
+    A trial the study asked to stop (``pruned``) stays PRUNED whatever it returns: a
+    missing, NaN or infinite value (a diverged run) becomes ``last``, its last reported
+    value."""
     state = TrialState.PRUNED if pruned else TrialState.COMPLETE
     metrics: dict[str, float | None] = {}
     if isinstance(result, Mapping):
         for key, v in result.items():
+            if v is None and key != metric:  # an extra metric this trial has no value for
+                metrics[str(key)] = None
+                continue
             try:
                 f = float(v)
             except (TypeError, ValueError):
@@ -247,7 +285,7 @@ def outcome_from_result(result: Any, metric: str | None, pruned: bool = False) -
         raw = result[metric]
         metrics.pop(metric, None)
     else:
-        if result is None:
+        if result is None and not pruned:
             return TrialOutcome(
                 TrialState.FAILED,
                 error="the objective returned None; return a number or a dict of metrics",
@@ -256,6 +294,8 @@ def outcome_from_result(result: Any, metric: str | None, pruned: bool = False) -
     try:
         value = check_value(raw)
     except ValueError as exc:
+        if pruned:  # stopped early: the last report stands for the value
+            return TrialOutcome(TrialState.PRUNED, value=last, metrics=metrics)
         return TrialOutcome(TrialState.FAILED, metrics=metrics, error=str(exc))
     return TrialOutcome(state, value=value, metrics=metrics)
 
@@ -338,14 +378,14 @@ def evaluate(
             result = objective.func(trial.params, trial)
         else:
             result = objective.func(trial)
-    except TrialPruned:
-        last = None
-        return TrialOutcome(TrialState.PRUNED, value=last)
+    except TrialPruned:  # stored with the last reported value, as Optuna does
+        return TrialOutcome(TrialState.PRUNED, value=getattr(trial, "last_reported_value", None))
     except catch as exc:
         return TrialOutcome(TrialState.FAILED, error=_format_error(exc))
     except Exception as exc:
         return TrialOutcome(TrialState.FAILED, error=_format_error(exc), raised=exc)
-    return outcome_from_result(result, objective.metric, pruned=trial.should_stop())
+    last = getattr(trial, "last_reported_value", None)
+    return outcome_from_result(result, objective.metric, pruned=trial.should_stop(), last=last)
 
 
 def _format_error(exc: BaseException) -> str:

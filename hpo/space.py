@@ -138,11 +138,8 @@ def _check_bounds(cls: str, low: Any, high: Any, log: bool) -> None:
         raise SpaceError(f"{cls}: `low` and `high` must be numbers, got low={low!r}, high={high!r}")
     if not (math.isfinite(low) and math.isfinite(high)):
         raise SpaceError(f"{cls}: `low` and `high` must be finite, got low={low}, high={high}")
-    if not low < high:
-        raise SpaceError(
-            f"{cls}: `low < high` must hold, got low={low}, high={high}; "
-            "use hpo.Categorical([value]) for a fixed value"
-        )
+    if not low <= high:
+        raise SpaceError(f"{cls}: `low <= high` must hold, got low={low}, high={high}; swap them")
     if log and low <= 0:
         raise SpaceError(
             f"{cls}: a log scale needs `low > 0`, got low={low}; use log=False or a positive low"
@@ -201,6 +198,8 @@ class Float(Param):
             assert n is not None
             idx = min(max(round((v - self.low) / self.step), 0), n - 1)
             return np.array([(idx + 0.5) / n])
+        if self.high == self.low:  # a fixed value: the middle of the unit interval
+            return np.array([0.5])
         if self.log:
             u = (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         else:
@@ -214,8 +213,8 @@ class Float(Param):
             assert n is not None
             idx = min(int(x * n), n - 1)
             return min(self.low + idx * self.step, self.high)
-        if x in (0.0, 1.0):  # the bounds exactly, not exp(log(low)) = low * (1 + eps)
-            return self.high if x else self.low
+        if x in (0.0, 1.0) or self.high == self.low:  # the bounds exactly, not
+            return self.high if x else self.low  # exp(log(low)) = low * (1 + eps)
         if self.log:
             v = math.exp(math.log(self.low) + x * (math.log(self.high) - math.log(self.low)))
         else:
@@ -364,6 +363,13 @@ class Int(Param):
         return out
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar (``np.int64(3)``, ``np.str_("a")``, ``np.bool_(True)``) as the Python
+    value it holds, so that it is stored, compared and serialized like one; anything else
+    as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _same_choice(a: Any, b: Any) -> bool:
     """Equality that keeps ``1``, ``1.0`` and ``True`` apart."""
     return type(a) is type(b) and a == b
@@ -388,7 +394,7 @@ class Categorical(Param):
                 f"Categorical: `choices` must be a list or tuple of values, got {choices!r}; "
                 "wrap a single value in a list (sets are refused: their order is not stable)"
             )
-        choices = tuple(choices)
+        choices = tuple(_plain(c) for c in choices)
         if not choices:
             raise SpaceError("Categorical: `choices` is empty; give at least one choice")
         for c in choices:
@@ -529,6 +535,12 @@ class Space(Mapping[str, Param]):
                         f"parameter {name!r} is conditional on {parent!r}, which is {where}; "
                         "declare the parent parameter first"
                     )
+                if isinstance(seen[parent], Float) and seen[parent].step is None:  # type: ignore[attr-defined]
+                    raise SpaceError(
+                        f"parameter {name!r} is conditional on {parent!r}, a continuous "
+                        f"{seen[parent]!r} that never takes one exact value; condition on a "
+                        "Categorical, an Int or a Float with a `step`"
+                    )
                 for v in values:
                     if not seen[parent].contains(v):
                         raise SpaceError(
@@ -594,6 +606,13 @@ class Space(Mapping[str, Param]):
         """A new space with ``param`` appended (used by define-by-run studies)."""
         if name in self._params:
             raise SpaceError(f"parameter {name!r} is already in the space")
+        return Space({**self._params, name: param})
+
+    def with_replaced(self, name: str, param: Param) -> Space:
+        """A new space with parameter ``name`` redefined as ``param``, in its place (used
+        by define-by-run studies whose parameter ranges change: see :func:`hull`)."""
+        if name not in self._params:
+            raise SpaceError(f"parameter {name!r} is not in the space")
         return Space({**self._params, name: param})
 
     # --- configurations ------------------------------------------------------------------
@@ -692,3 +711,57 @@ def as_space(space: Space | Mapping[str, Param] | None) -> Space | None:
     raise SpaceError(
         f"`space` must be an hpo.Space or a dict of name -> parameter, got {type(space).__name__}"
     )
+
+
+def fit_step_high(low: float, high: float, step: float) -> float:
+    """The largest ``high' <= high`` that ``step`` divides from ``low``: what Optuna does
+    (with a warning) when a define-by-run range is not a whole number of steps, e.g.
+    ``fit_step_high(0, 1, 0.3) == 0.9``. ``high`` itself when ``step`` divides it."""
+    span = (high - low) / step
+    n = round(span)
+    if abs(span - n) <= 1e-6 * max(1.0, abs(span)):
+        return high
+    n = math.floor(span + 1e-9)
+    return float(round(low + n * step, 12))
+
+
+def hull(a: Param, b: Param) -> Param:
+    """The smallest parameter holding every value of ``a`` and of ``b``: how a
+    define-by-run study records a parameter whose range changes from trial to trial
+    (``hull(Int(1, 1), Int(1, 5)) == Int(1, 5)``).
+
+    Both must be of one kind with the same log scale, and categoricals must have the same
+    choices (the rules Optuna applies to dynamic ranges); otherwise :class:`SpaceError`.
+    Steps are kept when both share one that also divides the hull, else dropped (``Int``
+    falls back to ``step=1``). ``a``'s condition is kept."""
+    if type(a) is not type(b):
+        raise SpaceError(
+            f"cannot change a parameter's kind from {a!r} to {b!r}; keep one kind per name"
+        )
+    when = dict(a.when) or None
+    if isinstance(a, Categorical):
+        assert isinstance(b, Categorical)
+        if a != Categorical(b.choices, when=when):
+            raise SpaceError(
+                f"categorical choices cannot change from {list(a.choices)!r} to "
+                f"{list(b.choices)!r}; keep one list of choices per name"
+            )
+        return a
+    assert isinstance(a, Float | Int) and isinstance(b, Float | Int)
+    if a.log != b.log:
+        raise SpaceError(f"cannot change a parameter's log scale: {a!r} then {b!r}")
+    low, high = min(a.low, b.low), max(a.high, b.high)
+    if isinstance(a, Int):
+        assert isinstance(b, Int)
+        ilow, ihigh = min(a.low, b.low), max(a.high, b.high)
+        step = a.step if a.step == b.step and (ihigh - ilow) % a.step == 0 else 1
+        step = step if (a.low - ilow) % step == 0 and (b.low - ilow) % step == 0 else 1
+        return Int(ilow, ihigh, log=a.log, step=step, when=when)
+    fstep = a.step if a.step is not None and a.step == b.step else None
+    if fstep is not None:
+        for x in (high, a.low, b.low):
+            k = (x - low) / fstep
+            if abs(k - round(k)) > 1e-6 * max(1.0, abs(k)):
+                fstep = None
+                break
+    return Float(low, high, log=a.log, step=fstep, when=when)

@@ -15,30 +15,41 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo._logging import TrialLog
 from hpo.budget import Budget, as_budget
 from hpo.channel import DriverChannel
 from hpo.driver import DEFAULT_HEARTBEAT_INTERVAL, Driver, LocalDriver
-from hpo.exceptions import DuplicateStudyError
+from hpo.exceptions import DuplicateStudyError, StudyNotFoundError
 from hpo.executors.base import Executor, OptimizeRun
 from hpo.objective import Objective, as_objective, outcome_from_tell
 from hpo.searchers import DEFAULT_SEARCHER, Searcher, make_searcher, searcher_class
 from hpo.space import Param, Space, as_space
 from hpo.storage import Storage, StudyRecord, get_storage
-from hpo.trial import FrozenTrial, Trial, TrialState, best_trial
+from hpo.trial import FrozenTrial, Trial, TrialState, best_trial, check_user_attr, finished_trial
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from hpo.stoppers import Stopper
 
-__all__ = ["DEFAULT_HEARTBEAT_INTERVAL", "Callback", "Study", "create_study", "load_study"]
+__all__ = [
+    "DEFAULT_HEARTBEAT_INTERVAL",
+    "Callback",
+    "Study",
+    "create_study",
+    "delete_study",
+    "load_study",
+]
 
 ObjectiveLike = Objective | Callable[..., Any]
 #: called as ``callback(study, trial)`` after each trial ``optimize`` finishes
@@ -245,6 +256,13 @@ class Study:
                 f"objective {obj.name!r} takes a config but study {self.name!r} has no space; "
                 "decorate it with @hpo.objective(space=...) or use trial.suggest_* inside"
             )
+        if obj.metric is not None and self.metric is not None and obj.metric != self.metric:
+            raise ValueError(
+                f"the objective says metric={obj.metric!r} but study {self.name!r} optimizes "
+                f"metric {self.metric!r}"
+            )
+        if obj.metric is None and self.metric is not None:
+            obj = obj.with_metric(self.metric)  # the study's metric names the value
         return obj
 
     def optimize(
@@ -267,9 +285,10 @@ class Study:
         trial finishes. Returns the study."""
         obj = self.resolve_objective(objective)
         if n_trials is not None and (
-            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+            isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0
         ):
             raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
+        n_trials = None if n_trials is None else int(n_trials)
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if isinstance(catch, type):
@@ -288,13 +307,15 @@ class Study:
 
         ex = resolve_executor(executor, n_workers)
         bar = ProgressBar(total=n_trials, enabled=progress)
+        bar.best = self._stored_best_value() if progress else None  # the study's, not the run's
+        log = TrialLog(self.name, self.direction)
         run = OptimizeRun(
             self._driver,
             obj,
             n_trials=n_trials,
             timeout=timeout,
             catch=catch,
-            callbacks=[functools.partial(cb, self) for cb in callbacks],
+            callbacks=[log, *(functools.partial(cb, self) for cb in callbacks)],
             progress=bar,
         )
         with self._runs_lock:
@@ -306,8 +327,80 @@ class Study:
                 self._runs.remove(run)
             run.close()
             bar.close()
+            log.summary()
         run.raise_if_error()
         return self
+
+    def _stored_best_value(self) -> float | None:
+        summaries = self.storage.study_summaries([self.study_id])
+        return summaries[0].best_value if summaries else None
+
+    # --- attributes and trials added by hand -----------------------------------------
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The study's user attributes, as stored now."""
+        return dict(self.storage.get_study_by_id(self.study_id).user_attrs)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serializable attribute to the study (replacing one of that key).
+
+        >>> study.set_user_attr("dataset", "wine-v2")          # doctest: +SKIP
+        """
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"a user attribute key must be a non-empty string, got {key!r}")
+        check_user_attr(key, value)
+        self.storage.set_study_user_attr(self.study_id, key, value)
+
+    def add_trial(
+        self,
+        params: Mapping[str, Any] | FrozenTrial,
+        value: float | None = None,
+        *,
+        state: TrialState | str = TrialState.COMPLETE,
+        metrics: Mapping[str, Any] | None = None,
+        intermediate_values: Mapping[int, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        datetime_start: datetime | None = None,
+        datetime_complete: datetime | None = None,
+        error: str | None = None,
+        distributions: Mapping[str, Param] | None = None,
+    ) -> FrozenTrial:
+        """Store a trial evaluated elsewhere, already finished (Optuna's ``add_trial``).
+
+        ``params`` is the configuration (checked against the space), or a
+        :class:`~hpo.trial.FrozenTrial` (e.g. from another study) whose fields are copied;
+        ``value`` the objective value (required for COMPLETE, optional for PRUNED, none
+        for FAILED). The times default to now; naive datetimes are taken as local time.
+        A define-by-run study needs a definition for each parameter it has not seen yet:
+        ``distributions={"x": hpo.Float(0, 1)}``. The searcher learns from the trial
+        before its next ask. Returns the stored trial (with its number).
+
+        >>> study.add_trial({"x": 0.5}, 0.25)                    # doctest: +SKIP
+        """
+        if isinstance(params, FrozenTrial):
+            t = params
+            extra = (metrics, intermediate_values, user_attrs, datetime_start, datetime_complete)
+            if value is not None or error is not None or any(x is not None for x in extra):
+                raise TypeError(
+                    "add_trial(frozen_trial) copies the trial's own fields; pass its changes "
+                    "with frozen_trial.evolve(...) instead of keywords"
+                )
+            state, value, metrics, error = t.state, t.value, t.metrics, t.error
+            intermediate_values, user_attrs = t.intermediate_values, t.user_attrs
+            datetime_start, datetime_complete = t.datetime_start, t.datetime_complete
+            params = t.params
+        trial = finished_trial(
+            params,
+            value,
+            state=state,
+            metrics=metrics,
+            intermediate_values=intermediate_values,
+            user_attrs=user_attrs,
+            datetime_start=datetime_start,
+            datetime_complete=datetime_complete,
+            error=error,
+        )
+        return self._driver.add_trial(trial, dict(distributions or {}))
 
     # --- results -----------------------------------------------------------------------
     def get_trials(self, states: Iterable[TrialState | str] | None = None) -> list[FrozenTrial]:
@@ -339,7 +432,9 @@ class Study:
 
     def trials_dataframe(self) -> pd.DataFrame:
         """One row per trial: number, state, value, ``params_*``, ``metrics_*``,
-        ``user_attrs_*``, times, budget, parent, searcher time and error."""
+        ``user_attrs_*``, ``intermediate_values_<step>``, times, budget, parent, searcher
+        time and error. Integer columns with missing cells (inactive parameters) keep
+        integers (pandas' nullable ``Int64``)."""
         from hpo.tables import trials_dataframe
 
         return trials_dataframe(self.trials)
@@ -400,6 +495,13 @@ def create_study(
     ``postgresql+psycopg://...``) stores it in SQL. No space at all makes a define-by-run
     study (``trial.suggest_*`` in the objective).
 
+    **Loading.** With ``load_if_exists=True`` and a stored study of that ``name``, the
+    stored study is returned: every option left out (searcher, its options, direction,
+    seed, metric, space, budget, stopper) is the stored one, so a second worker attaches
+    with ``create_study(objective, name=..., storage=..., load_if_exists=True)``; an option
+    given explicitly (or by the decorated objective) that conflicts with the stored one is
+    refused with a ``ValueError`` naming both.
+
     Trials run by ``optimize`` beat every ``heartbeat_interval`` seconds; one silent for
     ``grace_period`` seconds (default four intervals) belongs to a process that died, and
     the next process to ask marks it FAILED.
@@ -434,21 +536,16 @@ def create_study(
             f"the objective says direction={obj_direction!r} but create_study got "
             f"direction={direction!r}; give the direction in one place"
         )
-    direction_ = direction or obj_direction or "minimize"
     if metric is not None and obj_metric is not None and metric != obj_metric:
         raise ValueError(
             f"the objective says metric={obj_metric!r} but create_study got metric={metric!r}"
         )
-    metric_ = metric or obj_metric
-    if searcher is None:
-        searcher = DEFAULT_SEARCHER
-    if not isinstance(searcher, str):
+    if searcher is not None and not isinstance(searcher, str):
         raise TypeError(
             f"searcher must be a registered name such as 'random' or 'grid', got {searcher!r}"
         )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"seed must be an int or None, got {seed!r}")
-    kwargs = dict(searcher_kwargs or {})
+    seed = _as_seed(seed)
+    kwargs = None if searcher_kwargs is None else dict(searcher_kwargs)
     try:
         json.dumps(kwargs)
     except (TypeError, ValueError) as exc:
@@ -459,55 +556,162 @@ def create_study(
             f"the objective says budget={obj_budget!r} but create_study got "
             f"budget={budget_!r}; give the budget in one place"
         )
-    budget_ = budget_ or obj_budget
-    stopper_kwargs_ = _check_stopper(searcher, budget_, stopper, stopper_kwargs, direction_, seed)
-    # build once to validate the name, options and space support before storing anything
-    make_searcher(searcher, space_, direction=direction_, seed=seed, budget=budget_, **kwargs)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    given = _Given(
+        space=space_,
+        direction=direction or obj_direction,
+        searcher=searcher,
+        searcher_kwargs=kwargs,
+        seed=seed,
+        metric=metric or obj_metric,
+        budget=budget_ or obj_budget,
+        stopper=stopper,
+        stopper_kwargs=None if stopper_kwargs is None else dict(stopper_kwargs),
+    )
+
+    def opened(store: Storage, record: StudyRecord) -> Study:
+        return Study(
+            store,
+            record,
+            objective,
+            artifacts=artifacts,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+        )
+
+    if load_if_exists and name is not None:
+        found = _stored_study(storage, name)
+        if found is not None:
+            store, record = found
+            given.check(record)
+            return opened(store, record)
+    record_args = _validated_new_study(objective, given)
     store = get_storage(storage)
     study_name = name or _default_name()
     try:
-        record = store.create_study(
-            study_name,
-            direction=direction_,
-            space=space_,
-            searcher=searcher,
-            searcher_kwargs=kwargs,
-            seed=seed,
-            metric=metric_,
-            budget=budget_,
-            stopper=stopper,
-            stopper_kwargs=stopper_kwargs_,
-        )
+        record = store.create_study(study_name, **record_args)
     except DuplicateStudyError:
         if not load_if_exists:
             raise
-        record = store.get_study(study_name)
-        _check_compatible(record, space_, direction_, searcher)
-        asked = (budget_, stopper, stopper_kwargs_)
-        stored = (record.budget, record.stopper, record.stopper_kwargs)
-        if (budget_ is not None or stopper is not None) and stored != asked:
+        record = store.get_study(study_name)  # created meanwhile by another process
+        given.check(record)
+    return opened(store, record)
+
+
+def _as_seed(seed: Any) -> int | None:
+    """``seed`` as an int (numpy integers included), or ``None``; ``TypeError`` otherwise."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or None, got {seed!r}")
+    return int(seed)
+
+
+@dataclass(frozen=True)
+class _Given:
+    """The options a ``create_study`` call gave (``None``: left out, so a stored study's
+    own value is adopted, and a new study gets the default)."""
+
+    space: Space | None
+    direction: str | None
+    searcher: str | None
+    searcher_kwargs: dict[str, Any] | None
+    seed: int | None
+    metric: str | None
+    budget: Budget | None
+    stopper: str | None
+    stopper_kwargs: dict[str, Any] | None
+
+    def check(self, record: StudyRecord) -> None:
+        """``ValueError`` naming every explicit option that conflicts with ``record``."""
+        stored: dict[str, Any] = {
+            "searcher": record.searcher,
+            "searcher_kwargs": dict(record.searcher_kwargs),
+            "direction": record.direction,
+            "seed": record.seed,
+            "metric": record.metric,
+            "budget": record.budget,
+            "stopper": record.stopper,
+            "stopper_kwargs": dict(record.stopper_kwargs),
+        }
+        conflicts = [
+            f"{key} {stored[key]!r}, not {getattr(self, key)!r}"
+            for key in stored
+            if getattr(self, key) is not None and getattr(self, key) != stored[key]
+        ]
+        if self.space is not None and not record.define_by_run and self.space != record.space:
+            conflicts.insert(0, "a different space")
+        if conflicts:
             raise ValueError(
-                f"study {record.name!r} exists with budget/stopper {_fidelity_text(*stored)}, "
-                f"not {_fidelity_text(*asked)}; load it with hpo.load_study or pick "
+                f"study {record.name!r} exists with " + "; ".join(conflicts) + ". Leave out "
+                "the options to adopt the stored ones (load it with hpo.load_study), or pick "
                 "another name"
-            ) from None
-    return Study(
-        store,
-        record,
-        objective,
-        artifacts=artifacts,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
+            )
+
+
+def _stored_study(storage: Storage | str | None, name: str) -> tuple[Storage, StudyRecord] | None:
+    """The storage and the stored study ``name``, or ``None`` when there is none; never
+    creates a SQLite file that does not exist yet."""
+    if storage is None:
+        return None
+    if isinstance(storage, str) and _missing_sqlite_file(storage):
+        return None
+    store = get_storage(storage)
+    try:
+        return store, store.get_study(name)
+    except StudyNotFoundError:
+        return None
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist (in-memory URLs: no)."""
+    if not url.strip().lower().startswith("sqlite"):
+        return False
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url.strip()).database
+    except Exception:
+        return False
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
+
+
+def _validated_new_study(objective: ObjectiveLike | None, given: _Given) -> dict[str, Any]:
+    """The stored definition of a new study with ``given`` options (defaults filled in),
+    validated before anything is stored: the searcher is built once."""
+    searcher = given.searcher if given.searcher is not None else DEFAULT_SEARCHER
+    direction = given.direction or "minimize"
+    kwargs = dict(given.searcher_kwargs or {})
+    if given.space is None and objective is not None:
+        style = as_objective(objective, None).style
+        if style != "trial":
+            name = getattr(objective, "__qualname__", None) or repr(objective)
+            raise ValueError(
+                f"objective {name!r} takes a config dict, but no space was given: declare "
+                "it with @hpo.objective(space={...}) or create_study(space=...), or take "
+                "`trial` and call trial.suggest_* inside (define-by-run)"
+            )
+    stopper_kwargs = _check_stopper(
+        searcher, given.budget, given.stopper, given.stopper_kwargs, direction, given.seed
     )
-
-
-def _fidelity_text(budget: Budget | None, stopper: str | None, kwargs: Mapping[str, Any]) -> str:
-    if budget is None and stopper is None:
-        return "none"
-    parts = [f"budget={budget!r}"] + ([f"stopper={stopper!r}"] if stopper else [])
-    return ", ".join(parts + ([f"stopper_kwargs={dict(kwargs)}"] if kwargs else []))
+    # build once to validate the name, options and space support before storing anything
+    make_searcher(
+        searcher, given.space, direction=direction, seed=given.seed, budget=given.budget, **kwargs
+    )
+    return {
+        "direction": direction,
+        "space": given.space,
+        "searcher": searcher,
+        "searcher_kwargs": kwargs,
+        "seed": given.seed,
+        "metric": given.metric,
+        "budget": given.budget,
+        "stopper": given.stopper,
+        "stopper_kwargs": stopper_kwargs,
+    }
 
 
 def _check_stopper(
@@ -547,20 +751,6 @@ def _check_stopper(
     return kwargs
 
 
-def _check_compatible(
-    record: StudyRecord, space: Space | None, direction: str, searcher: str
-) -> None:
-    if space is not None and not record.define_by_run and record.space != space:
-        raise ValueError(f"study {record.name!r} exists with a different space")
-    if record.direction != direction:
-        raise ValueError(f"study {record.name!r} exists and {record.direction}s, not {direction}s")
-    if record.searcher != searcher:
-        raise ValueError(
-            f"study {record.name!r} exists with searcher {record.searcher!r}, not {searcher!r}; "
-            "load it with hpo.load_study or pick another name"
-        )
-
-
 def load_study(
     name: str,
     storage: Storage | str,
@@ -570,7 +760,14 @@ def load_study(
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
     grace_period: float | None = None,
 ) -> Study:
-    """Load a stored study; its searcher is rebuilt from its name, options, state and trials."""
+    """Load a stored study; its searcher is rebuilt from its name, options, state and trials.
+
+    Raises :class:`~hpo.exceptions.StudyNotFoundError` when there is no such study; a
+    SQLite file that does not exist is not created."""
+    if isinstance(storage, str) and _missing_sqlite_file(storage):
+        raise StudyNotFoundError(
+            f"no study named {name!r}: the SQLite file of {storage!r} does not exist"
+        )
     store = get_storage(storage)
     return Study(
         store,
@@ -580,3 +777,19 @@ def load_study(
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
     )
+
+
+def delete_study(name: str, storage: Storage | str) -> None:
+    """Delete the stored study ``name`` and its trials (and its place in comparisons).
+
+    Checkpoints in an artifact directory are not touched. Raises
+    :class:`~hpo.exceptions.StudyNotFoundError` when there is no such study (a SQLite file
+    that does not exist is not created).
+
+    >>> hpo.delete_study("svm", "sqlite:///hpo.db")      # doctest: +SKIP
+    """
+    if isinstance(storage, str) and _missing_sqlite_file(storage):
+        raise StudyNotFoundError(
+            f"no study named {name!r}: the SQLite file of {storage!r} does not exist"
+        )
+    get_storage(storage).delete_study(name)

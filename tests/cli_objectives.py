@@ -51,3 +51,31 @@ def slow(config: dict) -> float:
     Path(os.environ["HPO_TEST_MARKER"]).touch()
     time.sleep(60)
     return config["x"]
+
+
+@hpo.objective(
+    space={"lr": hpo.Float(1e-3, 1.0, log=True)},
+    direction="maximize",
+    budget=hpo.Budget("epoch", 1, 9),
+)
+def curve(config: dict, trial: hpo.Trial) -> float:
+    """A learning curve: reports each epoch; a stopper may end it early."""
+    acc = 0.0
+    for epoch in range(1, int(trial.budget or 9) + 1):
+        acc = 1.0 - 1.0 / (1.0 + epoch * config["lr"])
+        trial.report(epoch, acc)
+        if trial.should_stop():
+            break
+    return acc
+
+
+@hpo.objective(space={"k": hpo.Categorical(["a", "b"]), "n": hpo.Int(1, 9, when={"k": "a"})})
+def conditional_int(config: dict) -> float:
+    """An integer parameter that only some trials have."""
+    return float(config.get("n", 0))
+
+
+@hpo.objective(space={"x": hpo.Float(0.0, 1.0)})
+def metrics_without_a_metric(config: dict) -> dict[str, float]:
+    """A dict of metrics; the study (not the decorator) says which is the value."""
+    return {"value": config["x"], "double": 2 * config["x"]}

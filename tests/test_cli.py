@@ -584,7 +584,9 @@ def test_ctrl_c_or_sigterm_fails_the_running_trial_then_exits(
     assert "(1 FAILED)" in out
     trials = stored(url, "slow")
     assert states(trials) == ["FAILED"]
-    assert "KeyboardInterrupt" in (trials[0].error or "")
+    # the stored reason names the signal (SIGTERM used to read "KeyboardInterrupt")
+    expected = "KeyboardInterrupt (Ctrl-C)" if sig == signal.SIGINT else "terminated by SIGTERM"
+    assert expected in (trials[0].error or "")
 
 
 def test_progress_bar_is_drawn_on_a_terminal(url: str, tmp_path: Path) -> None:
@@ -628,3 +630,124 @@ def test_progress_bar_is_drawn_on_a_terminal(url: str, tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "3/3" in drawn.decode() and "[####" in drawn.decode()
     assert "3/3" not in out
+
+
+# --- issue 14: delete, --stopper, compare --help, pipes, CSV, storage errors ---------------
+def test_delete_asks_or_takes_yes_and_a_missing_study_is_a_usage_error(
+    odd_study: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = hpo_cli(capsys, "delete", "odd", "--storage", odd_study)
+    assert code == 2 and "without --yes (no terminal to ask)" in err  # stdin is not a tty
+    assert study_names(odd_study) == ["odd"]
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    code, _, err = hpo_cli(capsys, "delete", "odd", "--storage", odd_study)
+    assert code == 0 and "Nothing deleted." in err and study_names(odd_study) == ["odd"]
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    code, out, _ = hpo_cli(capsys, "delete", "odd", "--storage", odd_study)
+    assert code == 0 and out.strip() == f"Deleted study 'odd' (6 trials) from {odd_study}."
+    assert study_names(odd_study) == []
+    code, _, err = hpo_cli(capsys, "delete", "odd", "--yes", "--storage", odd_study)
+    assert code == 2 and "no study named 'odd'" in err and "Traceback" not in err
+
+
+def test_delete_never_creates_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    code, _, err = hpo_cli(capsys, "delete", "x", "--yes", "--storage", url)
+    assert code == 2 and "no study named 'x'" in err
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_run_with_a_stopper(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = hpo_run(
+        capsys,
+        "curve",
+        n_trials=8,
+        seed=0,
+        name="asha",
+        searcher="random",
+        stopper="asha",
+        stopper_kwargs='{"reduction_factor": 3}',
+        storage=url,
+    )
+    assert code == 0, err
+    study = hpo.load_study("asha", url)
+    assert study.stopper_name == "asha" and study.stopper_kwargs == {"reduction_factor": 3}
+    assert "PRUNED" in {t.state.value for t in study.trials}
+    code, _, err = hpo_run(capsys, "quadratic", n_trials=2, stopper="asha", storage=url)
+    assert code == 2 and "needs the trials' budget" in err
+    code, _, err = hpo_run(capsys, "curve", n_trials=2, stopper="ashaa", storage=url)
+    assert code == 2 and "Did you mean 'asha'" in err
+    code, _, err = hpo_run(capsys, "curve", n_trials=2, stopper_kwargs="{}", storage=url)
+    assert code == 2 and "--stopper-kwargs needs --stopper" in err
+
+
+def test_run_load_if_exists_keeps_the_stored_searcher_options(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = hpo_run(
+        capsys, "quadratic", n_trials=2, name="kw", searcher="tpe",
+        searcher_kwargs='{"n_startup": 3}', storage=url,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = hpo_run(
+        capsys, "quadratic", n_trials=2, name="kw", load_if_exists=True, storage=url
+    )
+    assert code == 0, err
+    assert hpo.load_study("kw", url).searcher_kwargs == {"n_startup": 3}
+
+
+def test_compare_help_lists_the_built_in_problems(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = hpo_cli(capsys, "compare", "--help")
+    text = " ".join(out.split())
+    assert code == 0
+    for problem in ("branin", "hartmann6", "svm_wine", "mixed"):
+        assert problem in text
+    assert "lcbench-<task> and lcbench-epochs-<task> for task in 3945, 7593" in text
+
+
+def test_compare_within_a_start_up_phase_calls_the_tie_a_tie(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["compare", "branin", "--searchers", "random,tpe", "--seeds", "2", "--n-trials", "4"]
+    code, out, err = hpo_cli(capsys, *args, "--storage", url)
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines()[2:4]}
+    assert "tied" in rows["random"] and "tied" in rows["tpe"] and " best " not in out
+    assert "Note: random, tpe tie (equal median final value): no winner among them." in out
+    assert "Note: tpe spends its first 10 trials on its start-up design, so at 4 trials" in out
+
+
+def test_show_into_a_closed_pipe_ends_quietly(odd_study: str) -> None:
+    shell = f"{sys.executable} -m hpo.cli show odd --storage {odd_study} | head -2"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120,
+        env=_env(),
+    )  # fmt: skip
+    assert result.stdout.splitlines()[0] == "Study 'odd'"
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+    assert result.returncode in (0, 141)  # 141 = 128 + SIGPIPE, when the pipe closed first
+
+
+def test_csv_export_keeps_integer_parameters_integers(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = hpo_run(
+        capsys, "conditional_int", n_trials=8, seed=2, name="ints", searcher="random", storage=url
+    )
+    assert code == 0, err
+    code, out, _ = hpo_cli(capsys, "export", "ints", "--format", "csv", "--storage", url)
+    frame = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+    values = [v for v in frame["params_n"] if v]
+    assert values and all(v.isdigit() for v in values), values  # "4", not "4.0"
+    assert "" in set(frame["params_n"])
+
+
+def test_a_storage_that_cannot_be_created_says_where_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
+    code, _, err = hpo_run(capsys, "quadratic", n_trials=1, storage=url)
+    assert code == 2 and "does not exist" in err and str(tmp_path / "no") in err

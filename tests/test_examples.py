@@ -19,8 +19,8 @@ from hpo.storage import get_storage
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # adapter examples (adapter_*.py) need optional dependencies and are run by their
 # adapter's tests in tests/adapters/; the multi-fidelity ones (torch_*.py, lcbench_*.py)
-# by tests/test_multifidelity_examples.py
-OTHERS = ("adapter_", "torch_", "lcbench_")
+# by tests/test_multifidelity_examples.py; the Ray ones (ray_*.py) by tests/executors/
+OTHERS = ("adapter_", "torch_", "lcbench_", "ray_")
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(OTHERS))
 
 

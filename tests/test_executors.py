@@ -187,3 +187,15 @@ def test_ctrl_c_marks_running_trials_failed(tmp_path: Path, executor: str, n_wor
     assert len(trials) == n_workers
     assert all(t.state is TrialState.FAILED for t in trials)
     assert all("interrupted" in (t.error or "") for t in trials)
+
+
+def test_process_trial_durations_exclude_the_workers_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from _slow_start import STARTUP_S, quick
+
+    monkeypatch.setenv("HPO_TEST_SLOW_START", "1")  # workers import the objective slowly
+    study = hpo.create_study(quick, searcher="random", seed=0)
+    study.optimize(n_trials=4, executor="process", n_workers=2, progress=False)
+    durations = [t.duration for t in study.trials]
+    assert all(d is not None and d < STARTUP_S / 2 for d in durations), durations

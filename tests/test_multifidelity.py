@@ -200,7 +200,7 @@ def test_budget_and_stopper_survive_a_reload(tmp_path: Path) -> None:
         stopper_kwargs={"limit": 0.3},
     )
     assert again.study_id == study.study_id
-    with pytest.raises(ValueError, match="exists with budget/stopper"):
+    with pytest.raises(ValueError, match="exists with stopper 'test-threshold', not 'median'"):
         hpo.create_study(train, name="mf", storage=url, load_if_exists=True, stopper="median")
 
 

@@ -27,7 +27,13 @@ def test_call_styles_follow_arity_space_and_name() -> None:
     assert call_style(by_config, has_space=True) == "config"
     assert call_style(by_config_trial, has_space=True) == "config_trial"
     assert call_style(by_trial, has_space=True) == "trial"  # named `trial`
-    assert call_style(by_config, has_space=False) == "trial"  # no space: define-by-run
+
+    def by_t(t): ...  # type: ignore[no-untyped-def]
+
+    assert call_style(by_t, has_space=False) == "trial"  # no space: define-by-run
+    assert call_style(by_t, has_space=True) == "config"
+    # named like a config: never define-by-run (refused without a space, not failed later)
+    assert call_style(by_config, has_space=False) == "config"
     with pytest.raises(TypeError, match="takes no arguments"):
         call_style(lambda: 0, has_space=True)
 
@@ -150,3 +156,24 @@ def test_bare_decorator_makes_a_define_by_run_objective() -> None:
     study.optimize(n_trials=4, progress=False)
     assert study.define_by_run and list(study.space) == ["x"]
     assert all(0 <= t.value <= 1 for t in study.trials)  # type: ignore[operator]
+
+
+def test_a_stopped_trial_stays_pruned_whatever_it_returns() -> None:
+    """A run asked to stop that then diverges (NaN) or returns nothing is PRUNED with its
+    last reported value, not FAILED (nor a COMPLETE trial with a bogus value)."""
+    from hpo.objective import evaluate
+    from hpo.trial import TrialState
+
+    class Stopped:
+        params: dict[str, float] = {"x": 0.5}
+        last_reported_value = 0.25
+
+        def should_stop(self) -> bool:
+            return True
+
+    for result in (float("nan"), None, float("inf")):
+        obj = hpo.objective(space={"x": hpo.Float(0, 1)})(lambda config, r=result: r)
+        outcome = evaluate(obj, Stopped())  # type: ignore[arg-type]
+        assert (outcome.state, outcome.value) == (TrialState.PRUNED, 0.25), result
+    fine = hpo.objective(space={"x": hpo.Float(0, 1)})(lambda config: 0.75)
+    assert evaluate(fine, Stopped()).value == 0.75  # type: ignore[arg-type]

@@ -13,15 +13,24 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hpo.space import Categorical, Float, Int, Param, Space, SpaceError, as_space, param_from_json
+from hpo.space import (
+    Categorical,
+    Float,
+    Int,
+    Param,
+    Space,
+    SpaceError,
+    as_space,
+    fit_step_high,
+    hull,
+    param_from_json,
+)
 
 # --- construction -----------------------------------------------------------------------
 
 INVALID: list[tuple[Callable[[], Any], str]] = [
-    (lambda: Float(5, 1), r"`low < high` must hold, got low=5, high=1"),
-    (lambda: Float(1.0, 1.0), r"`low < high` must hold, got low=1.0, high=1.0.*Categorical"),
-    (lambda: Int(3, 3), r"Int: `low < high` must hold, got low=3, high=3"),
-    (lambda: Int(9, 2), r"`low < high` must hold, got low=9, high=2"),
+    (lambda: Float(5, 1), r"^Float: `low <= high` must hold, got low=5, high=1; swap them$"),
+    (lambda: Int(9, 2), r"^Int: `low <= high` must hold, got low=9, high=2; swap them$"),
     (lambda: Float(0.0, 1.0, log=True), r"log scale needs `low > 0`, got low=0.0"),
     (lambda: Float(-1.0, 1.0, log=True), r"log scale needs `low > 0`, got low=-1.0"),
     (lambda: Int(0, 10, log=True), r"Int: a log scale needs `low > 0`, got low=0"),
@@ -516,9 +525,67 @@ def test_param_json_is_minimal() -> None:
         ({"params": {"x": {}}}, r"a space must be \{'params': \[...\]\}"),
         ({}, r"a space must be"),
         ("[1, 2]", r"a space must be"),
-        ({"params": [{"name": "x", "type": "float", "low": 2, "high": 1}]}, r"`low < high`"),
+        ({"params": [{"name": "x", "type": "float", "low": 2, "high": 1}]}, r"`low <= high`"),
     ],
 )
 def test_from_json_errors(data: Any, message: str) -> None:
     with pytest.raises(SpaceError, match=message):
         Space.from_json(data)
+
+
+# --- fixed values, dynamic ranges, numpy choices (issue 14) --------------------------------
+@pytest.mark.parametrize(
+    "param",
+    [Float(2.5, 2.5), Float(0.1, 0.1, log=True), Float(1.0, 1.0, step=0.5), Int(3, 3)],
+    ids=repr,
+)
+def test_a_degenerate_range_is_a_fixed_value_everywhere(param: Any) -> None:
+    value = param.low
+    assert param.contains(value) and not param.contains(value + 1)
+    for u in (0.0, 0.3, 1.0):
+        assert param.decode(np.array([u])) == value
+    assert param.encode(value).tolist() == [0.5]
+    assert param.grid_values(5) == [value]
+    assert param.sample(np.random.default_rng(0)) == value
+    assert param_from_json(param.to_json()) == param
+
+
+def test_fit_step_high_is_optunas_adjustment() -> None:
+    assert fit_step_high(0.0, 1.0, 0.3) == 0.9
+    assert fit_step_high(0.0, 1.0, 0.25) == 1.0
+    assert fit_step_high(1.0, 10.0, 4.0) == 9.0
+
+
+def test_hull_holds_both_ranges_and_refuses_other_changes() -> None:
+    assert hull(Int(1, 1), Int(1, 5)) == Int(1, 5)
+    assert hull(Int(1, 5, step=2), Int(3, 9, step=2)) == Int(1, 9, step=2)
+    assert hull(Int(1, 5, step=2), Int(2, 6, step=2)) == Int(1, 6)
+    assert hull(Float(0.0, 0.9, step=0.3), Float(0.3, 1.2, step=0.3)) == Float(0.0, 1.2, step=0.3)
+    assert hull(Float(0.0, 1.0, step=0.5), Float(0.0, 1.2, step=0.3)) == Float(0.0, 1.2)
+    assert hull(Float(1e-3, 1.0, log=True), Float(1e-4, 0.1, log=True)) == Float(
+        1e-4, 1.0, log=True
+    )
+    c = Categorical(["a", "b"])
+    assert hull(c, Categorical(["a", "b"])) is c
+    with pytest.raises(SpaceError, match="cannot change a parameter's kind"):
+        hull(Int(0, 1), Float(0.0, 1.0))
+    with pytest.raises(SpaceError, match="cannot change a parameter's log scale"):
+        hull(Float(1e-3, 1.0, log=True), Float(1e-3, 1.0))
+    with pytest.raises(SpaceError, match="categorical choices cannot change"):
+        hull(c, Categorical(["a", "c"]))
+
+
+def test_a_condition_on_a_continuous_parent_is_refused() -> None:
+    # it used to be accepted, and the child could never be active
+    with pytest.raises(SpaceError, match=r"continuous .* never takes one exact value"):
+        Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0, when={"x": 0.5})})
+    stepped = Space({"x": Float(0.0, 1.0, step=0.5), "y": Float(0.0, 1.0, when={"x": 0.5})})
+    assert stepped.is_active("y", {"x": 0.5})
+
+
+def test_numpy_choices_are_plain_python_values() -> None:
+    c = Categorical([np.int64(3), np.float64(2.5), np.str_("a"), np.bool_(True)])
+    assert [type(v) for v in c.choices] == [int, float, str, bool]
+    assert c == Categorical([3, 2.5, "a", True])
+    assert c.contains(np.int64(3)) and c.index(np.str_("a")) == 2
+    assert json.loads(json.dumps(c.to_json()))["choices"] == [3, 2.5, "a", True]

@@ -54,6 +54,10 @@ class Problem:
     ``budget``, with ``curve`` or ``trainer``, makes the problem multi-fidelity: its
     ``objective`` then takes ``(config, trial)`` and spends up to ``trial.budget`` steps;
     ``function`` (and calling the problem) still gives the value at ``budget.max``.
+
+    ``noise_free``, on a noisy problem (whose ``function`` adds noise), is the same
+    function without the noise: a benchmark scores the configuration a searcher ends with
+    (its best observed value) by it, so a searcher gains nothing from a lucky draw.
     """
 
     name: str
@@ -66,6 +70,7 @@ class Problem:
     budget: Budget | None = None
     curve: Curve | None = None
     trainer: Trainer | None = None
+    noise_free: Callable[[dict[str, Any]], float] | None = None
 
     def __post_init__(self) -> None:
         if self.budget is None and (self.curve is not None or self.trainer is not None):

@@ -7,18 +7,24 @@
     hpo show my-study                 # definition, counts, best trial, last trials
     hpo export my-study --format csv --output trials.csv
     hpo compare branin --searchers random,tpe --seeds 5 --n-trials 30   # or --show NAME
+    hpo server --storage sqlite:///hpo.db --port 8000   # studies over HTTP
+    hpo worker --server http://host:8000 --study NAME train.py:objective
+    hpo delete my-study --yes         # the study and its trials
+    hpo demo                          # the dashboard with a live demo comparison (make run)
 
 The storage is ``--storage``, else ``$HPO_STORAGE``, else ``sqlite:///hpo.db``.
 
 Exit codes: 0 success; 1 when every trial of a run failed, or optimization stopped on an
 error; 2 for a bad argument (one line on stderr, nothing stored changes); 130 on Ctrl-C
-and 143 on SIGTERM, after the running trials were marked FAILED. A failing objective
+and 143 on SIGTERM, after the running trials were marked FAILED; 141 when the reader of
+the output went away (``hpo show NAME | head``), quietly. A failing objective
 never crashes the command: its trials are FAILED with their traceback stored, counted in
 the summary, and the run goes on. Status lines and the progress bar (on terminals) go to
 stderr, results to stdout.
 
 This package builds the parser and dispatches; the subcommands live in :mod:`hpo.cli.run`,
-:mod:`hpo.cli.report` and :mod:`hpo.cli.compare`, what they share in :mod:`hpo.cli._common`.
+:mod:`hpo.cli.report`, :mod:`hpo.cli.compare` and :mod:`hpo.cli.delete`, what they share
+in :mod:`hpo.cli._common`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any, NoReturn
 
 from hpo.cli._common import (
     DEFAULT_STORAGE,
+    EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -37,10 +44,15 @@ from hpo.cli._common import (
     err,
     positive_float,
     positive_int,
+    quiet_stdout,
 )
 from hpo.cli.compare import add_parser as _add_compare
+from hpo.cli.delete import add_parser as _add_delete
+from hpo.cli.demo import add_parser as _add_demo
 from hpo.cli.report import cmd_export, cmd_show, cmd_studies
 from hpo.cli.run import cmd_run
+from hpo.cli.server import add_parser as _add_server
+from hpo.cli.worker import add_parser as _add_worker
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -68,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err(f"{prog}: interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (hpo show NAME | head): end quietly
+        quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
 
@@ -110,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_storage(export)
     export.set_defaults(handler=cmd_export)
     _add_compare(sub)
+    _add_delete(sub)
+    _add_server(sub)
+    _add_worker(sub)
+    _add_demo(sub)
     return parser
 
 
@@ -137,6 +156,13 @@ def _add_run(sub: Any) -> None:
         "with --load-if-exists)",
     )
     run.add_argument("--searcher-kwargs", metavar="JSON", help="searcher options as a JSON object")
+    run.add_argument(
+        "--stopper",
+        metavar="NAME",
+        help=f"early stopping of unpromising trials: one of {', '.join(_stoppers())} (needs "
+        "an objective decorated with a budget)",
+    )
+    run.add_argument("--stopper-kwargs", metavar="JSON", help="stopper options as a JSON object")
     run.add_argument("--n-trials", type=positive_int, metavar="N", help="trials to run")
     run.add_argument(
         "--timeout", type=positive_float, metavar="SEC", help="start no trial after SEC seconds"
@@ -157,8 +183,9 @@ def _add_run(sub: Any) -> None:
     )
     run.add_argument(
         "--executor",
-        choices=("serial", "thread", "process"),
-        help="where trials run (default: serial for one worker, else threads)",
+        choices=("serial", "thread", "process", "ray"),
+        help="where trials run (default: serial for one worker, else threads; ray: the "
+        "local or connected Ray cluster, see RAY_ADDRESS)",
     )
     run.add_argument(
         "--load-if-exists",
@@ -167,6 +194,12 @@ def _add_run(sub: Any) -> None:
     )
     _add_storage(run)
     run.set_defaults(handler=cmd_run)
+
+
+def _stoppers() -> list[str]:
+    from hpo.stoppers import available_stoppers
+
+    return available_stoppers()
 
 
 def _add_storage(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_STORAGE = "sqlite:///hpo.db"
 STORAGE_ENV = "HPO_STORAGE"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
 STATES = ("COMPLETE", "PRUNED", "FAILED", "RUNNING", "WAITING")
 
 
@@ -59,11 +60,14 @@ def sqlite_file(url: str) -> Path | None:
 
 def open_storage(url: str) -> Storage:
     """The storage at ``url``, or a :class:`UsageError` saying why the URL is invalid."""
+    from hpo.exceptions import HPOError
     from hpo.storage import get_storage
 
     _check_sqlite_directory(url)
     try:
         return get_storage(url)
+    except HPOError as exc:  # a valid URL the storage cannot serve: say why, with the path
+        raise UsageError(f"cannot open storage {url!r}: {first_line(exc)}") from None
     except Exception as exc:
         raise UsageError(f"invalid storage URL {url!r}: {first_line(exc)}") from None
 
@@ -106,6 +110,16 @@ def find_study(storage: Storage | None, name: str, url: str) -> StudyRecord:
 
 
 # --- text ------------------------------------------------------------------------------
+def quiet_stdout() -> None:
+    """Point stdout at ``/dev/null`` after the reader closed the pipe, so that flushing it
+    at exit raises no second ``BrokenPipeError`` (what the Python docs recommend)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+
+
 def err(message: str) -> None:
     """Print a status or error line on stderr."""
     print(message, file=sys.stderr)

@@ -46,9 +46,12 @@ def add_parser(sub: Any) -> None:
         "regret, average rank, final values (median, IQM with 95% CI), a paired Wilcoxon "
         "test against the best searcher, and the time per ask. --show NAME prints the "
         "table of a stored comparison.",
-        epilog="example: hpo compare branin --searchers random,tpe --seeds 5 --n-trials 30",
+        epilog=f"problems: {problems_text()}. Example: hpo compare branin --searchers "
+        "random,tpe --seeds 5 --n-trials 30",
     )
-    parser.add_argument("problem", nargs="?", metavar="PROBLEM", help="a benchmark problem name")
+    parser.add_argument(
+        "problem", nargs="?", metavar="PROBLEM", help="a benchmark problem name (listed below)"
+    )
     parser.add_argument(
         "--searchers",
         metavar="A,B,...",
@@ -72,6 +75,29 @@ def add_parser(sub: Any) -> None:
         help="storage URL (default: $HPO_STORAGE, else sqlite:///hpo.db)",
     )
     parser.set_defaults(handler=cmd_compare)
+
+
+def problems_text() -> str:
+    """The built-in problems, LCBench tasks grouped: ``branin, ..., lcbench-<task> and
+    lcbench-epochs-<task> for task in 3945, ...``."""
+    from hpo.benchmarks import available_problems
+
+    names = available_problems()
+    tasks = sorted(
+        {n.rsplit("-", 1)[1] for n in names if n.startswith("lcbench-")},
+        key=lambda t: (len(t), t),
+    )
+    plain = [n for n in names if not n.startswith("lcbench-")]
+    lcbench = [f"lcbench-{t}" for t in tasks]
+    text = ", ".join(plain)
+    if tasks:
+        epochs = all(f"lcbench-epochs-{t}" in names for t in tasks)
+        both = "lcbench-<task> and lcbench-epochs-<task>" if epochs else "lcbench-<task>"
+        text += f"; {both} for task in {', '.join(tasks)}"
+        extra = [n for n in names if n.startswith("lcbench-") and n not in lcbench]
+        extra = [n for n in extra if not (epochs and n.startswith("lcbench-epochs-"))]
+        text += f"; {', '.join(extra)}" if extra else ""
+    return text
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -178,6 +204,14 @@ def describe(result: ComparisonResult) -> str:
         f"{plural(rec.n_trials, 'trial')}; regret: {basis}",
     ]
     records: list[dict[Any, Any]] = result.table().to_dict("records")
+    tied = set(result.tied_with_best)
+    best = result.best_searcher if records else None
+
+    def verdict(label: str, p: Any) -> Any:  # never call a tie a win
+        if label == best:
+            return "tied" if tied else "best"
+        return "tied" if label in tied else _num(p)
+
     rows = [
         [
             r["searcher"],
@@ -186,7 +220,7 @@ def describe(result: ComparisonResult) -> str:
             _num(r["final_median"]),
             _num(r["final_iqm"]),
             f"[{_fmt(r['final_iqm_ci_low'])}, {_fmt(r['final_iqm_ci_high'])}]",
-            "best" if r["searcher"] == result.best_searcher else _num(r["wilcoxon_p"]),
+            verdict(r["searcher"], r["wilcoxon_p"]),
             _num(r["searcher_time_mean"] * 1000),
             f"{r['n_trials']} ({r['n_failed']} failed)" if r["n_failed"] else r["n_trials"],
         ]
@@ -204,7 +238,38 @@ def describe(result: ComparisonResult) -> str:
         "TRIALS",
     ]
     lines.append(format_table(headers, rows))
+    if tied:
+        names = ", ".join(sorted({best, *tied} - {None}))  # type: ignore[arg-type]
+        lines.append(f"Note: {names} tie (equal median final value): no winner among them.")
+    lines += startup_notes(result)
     return "\n".join(lines)
+
+
+def startup_notes(result: ComparisonResult) -> list[str]:
+    """A line per searcher whose start-up phase (random or space-filling trials before its
+    model is used) covers the comparison's budget: such a comparison measures start-up
+    designs, not searchers (``tpe`` and ``random`` then draw the same points)."""
+    from hpo.benchmarks import available_problems, get_problem
+    from hpo.searchers import make_searcher
+
+    rec = result.record
+    if rec.problem not in available_problems():
+        return []
+    space = get_problem(rec.problem).space
+    notes = []
+    for entry in rec.spec.get("searchers", []):
+        try:
+            searcher = make_searcher(entry["searcher"], space, **entry.get("kwargs", {}))
+        except Exception:  # a searcher that needs more (a budget, a library): say nothing
+            continue
+        startup = searcher.startup_trials
+        if startup >= rec.n_trials:
+            notes.append(
+                f"Note: {entry['label']} spends its first {plural(startup, 'trial')} on its "
+                f"start-up design, so at {plural(rec.n_trials, 'trial')} it has not used its "
+                "model yet: raise --n-trials to compare the searcher itself."
+            )
+    return notes
 
 
 def _num(value: Any) -> float | None:

@@ -32,7 +32,6 @@ from hpo.cli._common import (
     storage_url,
 )
 from hpo.cli._objective import load_objective
-from hpo.searchers import DEFAULT_SEARCHER
 
 if TYPE_CHECKING:
     from hpo.executors.base import Executor
@@ -50,6 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     kwargs = parse_searcher_kwargs(args.searcher_kwargs)
     if args.searcher is not None:
         check_searcher(args.searcher)
+    if args.stopper is not None:
+        check_stopper(args.stopper)
     executor = make_executor(args.executor, args.n_workers)
     objective = load_objective(args.target)
     url = storage_url(args.storage)
@@ -61,17 +62,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         storage.close()
 
 
-def parse_searcher_kwargs(text: str | None) -> dict[str, Any]:
-    """``--searcher-kwargs`` as a dict; a :class:`UsageError` unless it is a JSON object."""
+def parse_searcher_kwargs(text: str | None) -> dict[str, Any] | None:
+    """``--searcher-kwargs`` as a dict (``None`` when not given: a continued study keeps
+    its stored options); a :class:`UsageError` unless it is a JSON object."""
     if text is None:
-        return {}
+        return None
+    return parse_json_object("--searcher-kwargs", text)
+
+
+def parse_json_object(option: str, text: str) -> dict[str, Any]:
+    """``text`` as a JSON object, or a :class:`UsageError` naming ``option``."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"--searcher-kwargs is not valid JSON ({exc}): {text!r}") from None
+        raise UsageError(f"{option} is not valid JSON ({exc}): {text!r}") from None
     if not isinstance(value, dict):
         raise UsageError(
-            f"--searcher-kwargs must be a JSON object such as '{{\"resolution\": 5}}', got {text!r}"
+            f"{option} must be a JSON object such as '{{\"resolution\": 5}}', got {text!r}"
         )
     return value
 
@@ -84,6 +91,17 @@ def check_searcher(name: str) -> None:
     try:
         searcher_class(name)
     except SearcherError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_stopper(name: str) -> None:
+    """A :class:`UsageError` naming the available stoppers unless ``name`` is one."""
+    from hpo.exceptions import HPOError
+    from hpo.stoppers import stopper_class
+
+    try:
+        stopper_class(name)
+    except HPOError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -101,36 +119,34 @@ def create_or_load(
     args: argparse.Namespace,
     objective: Callable[..., Any],
     storage: Storage,
-    kwargs: dict[str, Any],
+    kwargs: dict[str, Any] | None,
     url: str,
 ) -> Study:
     """The study to optimize: new, or the stored ``--name`` with ``--load-if-exists``.
 
-    When continuing a study, options not given on the command line (searcher, direction)
-    are the stored ones."""
+    When continuing a study, options not given on the command line (searcher, its
+    options, direction, seed, stopper) are the stored ones; a given one that conflicts is
+    a usage error."""
     import hpo
-    from hpo.exceptions import DuplicateStudyError, HPOError, StudyNotFoundError
+    from hpo.exceptions import DuplicateStudyError, HPOError
 
-    searcher, direction = args.searcher, args.direction
-    if args.load_if_exists:
-        try:
-            record = storage.get_study(args.name)
-        except StudyNotFoundError:
-            pass
-        else:
-            searcher = searcher or record.searcher
-            decorated = isinstance(objective, hpo.Objective) and objective.direction
-            direction = direction or (None if decorated else record.direction)
+    stopper_kwargs = None
+    if args.stopper_kwargs is not None:
+        if args.stopper is None:
+            raise UsageError("--stopper-kwargs needs --stopper")
+        stopper_kwargs = parse_json_object("--stopper-kwargs", args.stopper_kwargs)
     try:
         return hpo.create_study(
             objective,
-            direction=direction,
-            searcher=searcher or DEFAULT_SEARCHER,
+            direction=args.direction,
+            searcher=args.searcher,
             searcher_kwargs=kwargs,
             name=args.name,
             storage=storage,
             seed=args.seed,
             load_if_exists=args.load_if_exists,
+            stopper=args.stopper,
+            stopper_kwargs=stopper_kwargs,
         )
     except DuplicateStudyError:
         raise UsageError(
@@ -186,7 +202,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
+        raise _Terminated("terminated by SIGTERM")
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:

@@ -198,6 +198,12 @@ class OptimizeRun:
             raise self._error
 
 
+def interrupt_reason(exc: KeyboardInterrupt) -> str:
+    """The error stored on trials an interrupt failed: the interrupt's own message when it
+    has one (``hpo run`` raises one saying "terminated by SIGTERM"), else Ctrl-C's."""
+    return f"interrupted: {exc}" if str(exc) else "interrupted by KeyboardInterrupt (Ctrl-C)"
+
+
 def drive_in_threads(
     run: OptimizeRun,
     evaluators: Sequence[Evaluate],
@@ -229,8 +235,8 @@ def drive_in_threads(
         for t in threads:
             while t.is_alive():
                 t.join(timeout=0.1)
-    except KeyboardInterrupt:
-        run.abort("interrupted by KeyboardInterrupt")
+    except KeyboardInterrupt as exc:
+        run.abort(interrupt_reason(exc))
         if on_interrupt is not None:
             on_interrupt()
         raise

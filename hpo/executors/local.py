@@ -7,7 +7,7 @@ objectives and enforces a per-trial time limit.
 
 from __future__ import annotations
 
-from hpo.executors.base import Executor, OptimizeRun, drive_in_threads
+from hpo.executors.base import Executor, OptimizeRun, drive_in_threads, interrupt_reason
 
 
 class SerialExecutor(Executor):
@@ -17,8 +17,8 @@ class SerialExecutor(Executor):
         try:
             while (spec := run.start_trial()) is not None:
                 run.finish(spec, run.evaluate_here(spec))
-        except KeyboardInterrupt:
-            run.abort("interrupted by KeyboardInterrupt")
+        except KeyboardInterrupt as exc:
+            run.abort(interrupt_reason(exc))
             raise
         except BaseException as exc:
             run.abort(f"optimization stopped by {type(exc).__name__}: {exc}")

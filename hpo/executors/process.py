@@ -7,6 +7,10 @@ A trial that runs past ``trial_timeout`` seconds has its worker killed and is FA
 that reason; a worker that dies (segfault, ``os._exit``, out of memory) fails its trial
 the same way, and a fresh worker takes its place.
 
+Workers are started, and ready (imports done, objective unpickled), before the first
+trial is opened, and a worker lost with its trial is replaced before the next one, so trial
+durations never include a worker's start-up.
+
 The objective must be picklable (a module-level function or decorated objective); workers
 start with ``start_method`` (``"spawn"`` by default: safe with threads, the driver has some).
 """
@@ -44,6 +48,7 @@ def _worker_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
     channel = RequestChannel(_pipe_sender(conn))
+    conn.send(("ready", None))  # imports done, objective unpickled: trials may start
     while True:
         try:
             spec = conn.recv()
@@ -104,6 +109,10 @@ class ProcessExecutor(Executor):
                 w.kill()
 
         try:
+            for w in workers:  # start them all at once: each one imports for a while
+                w.launch()
+            for w in workers:  # no trial starts (its clock) before a worker is ready
+                w.wait_ready()
             drive_in_threads(run, [w.run_trial for w in workers], on_interrupt=kill_all)
         finally:
             for w in workers:
@@ -120,7 +129,8 @@ class _Worker:
         self._proc: Any = None
         self._conn: Connection | None = None
 
-    def _start(self) -> None:
+    def launch(self) -> None:
+        """Start the worker process (it says "ready" once it can take a trial)."""
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=_worker_main, args=(child, self._run.objective, self._run.catch), daemon=True
@@ -129,8 +139,38 @@ class _Worker:
         child.close()
         self._proc, self._conn = proc, parent
 
+    def wait_ready(self) -> None:
+        """Wait until the worker has imported everything and unpickled the objective, so
+        that a trial's times (started when the driver opens it) exclude the start-up. A
+        worker that dies while starting is left for :meth:`run_trial` to report."""
+        assert self._conn is not None and self._proc is not None
+        while True:
+            try:
+                if self._conn.poll(_POLL):
+                    kind, _ = self._conn.recv()
+                    if kind == "ready":
+                        return
+            except (EOFError, OSError):
+                return
+            if not self._proc.is_alive():
+                return
+
+    def _start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
     def run_trial(self, spec: TrialSpec) -> TrialOutcome:
-        """Evaluate ``spec`` in the worker process, answering its channel calls."""
+        """Evaluate ``spec`` in the worker process, answering its channel calls (a worker
+        lost with its last trial is replaced before this returns, so the next trial's
+        clock never includes a start-up either)."""
+        outcome = self._run_trial(spec)
+        run = self._run
+        more = run.n_trials is None or run.n_started < run.n_trials
+        if self._proc is None and more and not run.stopped:
+            self._start()
+        return outcome
+
+    def _run_trial(self, spec: TrialSpec) -> TrialOutcome:
         limit = self._limit
         if self._proc is None or not self._proc.is_alive():
             self._start()

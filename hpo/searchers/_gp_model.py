@@ -14,6 +14,7 @@ standardizes). Hyperparameters ``theta`` are kept in log space::
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, optimize, special
@@ -40,9 +41,33 @@ _LENGTHSCALE_PRIOR_SD = 1.5
 _LENGTHSCALE_PRIOR_MEAN = 0.0
 
 
-def default_theta(d: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Prior:
+    """Log-normal priors on the hyperparameters: ``(mean, sd)`` of each one's log.
+
+    ``lengthscale`` is the prior of every log length scale, its mean shifted by
+    ``lengthscale_per_log_d * log(d)`` in ``d`` dimensions; ``signal`` and ``noise`` are
+    those of the log signal and log noise variances (of standardized outputs)."""
+
+    lengthscale: tuple[float, float] = (_LENGTHSCALE_PRIOR_MEAN, _LENGTHSCALE_PRIOR_SD)
+    lengthscale_per_log_d: float = 0.0
+    signal: tuple[float, float] = _SIGNAL_PRIOR
+    noise: tuple[float, float] = _NOISE_PRIOR
+
+    def mean(self, d: int) -> np.ndarray:
+        centre = self.lengthscale[0] + self.lengthscale_per_log_d * math.log(max(d, 1))
+        return np.array([centre] * d + [self.signal[0], self.noise[0]])
+
+    def sd(self, d: int) -> np.ndarray:
+        return np.array([self.lengthscale[1]] * d + [self.signal[1], self.noise[1]])
+
+
+DEFAULT_PRIOR = Prior()
+
+
+def default_theta(d: int, prior: Prior = DEFAULT_PRIOR) -> np.ndarray:
     """The prior's centre: a start for the fit."""
-    return np.array([_LENGTHSCALE_PRIOR_MEAN] * d + [0.0, math.log(1e-3)])
+    return prior.mean(d)
 
 
 def theta_bounds(d: int) -> list[tuple[float, float]]:
@@ -52,12 +77,13 @@ def theta_bounds(d: int) -> list[tuple[float, float]]:
     return [log(LENGTHSCALE_BOUNDS)] * d + [log(SIGNAL_BOUNDS), log(NOISE_BOUNDS)]
 
 
-def sample_theta(d: int, rng: np.random.Generator) -> np.ndarray:
-    """A random start drawn from the prior, clipped to the bounds."""
-    mean = default_theta(d)
-    sd = np.array([_LENGTHSCALE_PRIOR_SD] * d + [_SIGNAL_PRIOR[1], 1.0])
+def sample_theta(d: int, rng: np.random.Generator, prior: Prior = DEFAULT_PRIOR) -> np.ndarray:
+    """A random start drawn from the prior (noise within one unit of its centre), clipped
+    to the bounds."""
+    sd = prior.sd(d)
+    sd[-1] = 1.0
     bounds = np.array(theta_bounds(d))
-    return np.clip(mean + sd * rng.standard_normal(d + 2), bounds[:, 0], bounds[:, 1])
+    return np.clip(prior.mean(d) + sd * rng.standard_normal(d + 2), bounds[:, 0], bounds[:, 1])
 
 
 def matern52(
@@ -95,15 +121,14 @@ def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
     return full
 
 
-def _prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
-    mean = np.array([_LENGTHSCALE_PRIOR_MEAN] * d + [_SIGNAL_PRIOR[0], _NOISE_PRIOR[0]])
-    sd = np.array([_LENGTHSCALE_PRIOR_SD] * d + [_SIGNAL_PRIOR[1], _NOISE_PRIOR[1]])
-    z = (theta - mean) / sd
+def _prior(theta: np.ndarray, d: int, prior: Prior = DEFAULT_PRIOR) -> tuple[float, np.ndarray]:
+    sd = prior.sd(d)
+    z = (theta - prior.mean(d)) / sd
     return float(-0.5 * np.sum(z * z)), -z / sd
 
 
 def neg_log_posterior(
-    theta: np.ndarray, sqdiff: np.ndarray, y: np.ndarray
+    theta: np.ndarray, sqdiff: np.ndarray, y: np.ndarray, prior: Prior = DEFAULT_PRIOR
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus log prior, and its analytic gradient.
     ``sqdiff[i]`` holds the squared differences ``(x_j - x_k)^2`` along dimension ``i``,
@@ -126,12 +151,17 @@ def neg_log_posterior(
     grad[:d] = 0.5 * (sqdiff @ g.ravel()) * inv_ls2
     grad[d] = 0.5 * np.sum(w * k0)
     grad[d + 1] = 0.5 * np.trace(w) * noise
-    lp, dlp = _prior(theta, d)
+    lp, dlp = _prior(theta, d, prior)
     return -(lml + lp), -(grad + dlp)
 
 
 def fit_hyperparameters(
-    x: np.ndarray, y: np.ndarray, starts: list[np.ndarray], *, maxiter: int = 100
+    x: np.ndarray,
+    y: np.ndarray,
+    starts: list[np.ndarray],
+    *,
+    maxiter: int = 100,
+    prior: Prior = DEFAULT_PRIOR,
 ) -> np.ndarray:
     """Maximize the log marginal likelihood (plus the weak priors) by L-BFGS-B in log
     space from each of ``starts``; the best ``theta`` found."""
@@ -147,7 +177,7 @@ def fit_hyperparameters(
         res = optimize.minimize(
             neg_log_posterior,
             start,
-            args=(sqdiff, y),
+            args=(sqdiff, y, prior),
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,

@@ -87,6 +87,8 @@ class Searcher(ABC):
     ) -> None:
         if direction not in ("minimize", "maximize"):
             raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        if isinstance(seed, np.integer):
+            seed = int(seed)
         if space is None and not self.supports_define_by_run:
             raise SearcherError(
                 f"the {self.name or type(self).__name__!r} searcher needs the whole space up "
@@ -150,6 +152,15 @@ class Searcher(ABC):
             self.n_told += 1
             self._tell(trial)
 
+    def observe_running(self, trial: FrozenTrial) -> None:
+        """Learn that ``trial`` is running: one of this searcher's own asks, or one asked
+        elsewhere (another process sharing the study, an enqueued configuration). Model
+        based searchers treat the others' as pending too, so that processes sharing a
+        study do not all propose the same point; the default ignores it. Called before
+        asks, possibly several times per trial; ``tell`` follows when it finishes."""
+        with self._lock:
+            self._observe_running(trial)
+
     def on_report(
         self, trial: FrozenTrial, step: int, value: float, trials: Mapping[int, FrozenTrial]
     ) -> Decision:
@@ -159,9 +170,19 @@ class Searcher(ABC):
         return Decision.CONTINUE
 
     def suggest_param(
-        self, trial_number: int, config: dict[str, Any], name: str, param: Param
+        self,
+        trial_number: int,
+        config: dict[str, Any],
+        name: str,
+        param: Param,
+        *,
+        suggestion_id: str | None = None,
     ) -> Any:
-        """One define-by-run parameter value, given the trial's parameters so far."""
+        """One define-by-run parameter value, given the trial's parameters so far.
+
+        ``suggestion_id`` is the id of the ask the trial answers (``None`` for enqueued
+        trials), so a searcher that proposed several parameters at once for that ask
+        (``gp``, ``genetic``: the space seen so far) hands out its proposal."""
         if not self.supports_define_by_run:
             raise SearcherError(
                 f"the {self.name!r} searcher needs the whole space up front and cannot sample "
@@ -169,10 +190,18 @@ class Searcher(ABC):
                 "use searcher='random'"
             )
         with self._lock:
-            value = self._suggest_param(trial_number, config, name, param)
+            value = self._suggest_param_for(suggestion_id, trial_number, config, name, param)
         if not param.contains(value):
             raise SearcherError(f"searcher {self.name!r} proposed {name}={value!r} outside {param}")
         return value
+
+    @property
+    def startup_trials(self) -> int:
+        """Trials this searcher proposes without its model (random or space-filling start-
+        up: TPE's ``n_startup``, the GP's initial design, the genetic first population);
+        0 for searchers without a model. A comparison whose budget is within it compares
+        start-up designs, not searchers, and says so."""
+        return 0
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable, versioned state: only what cannot be rebuilt from trials."""
@@ -232,10 +261,24 @@ class Searcher(ABC):
     def _tell(self, trial: FrozenTrial) -> None:  # noqa: B027 - optional hook
         """Update the model with a finished trial (stateless searchers ignore it)."""
 
+    def _observe_running(self, trial: FrozenTrial) -> None:  # noqa: B027 - optional hook
+        """See :meth:`observe_running` (ignored unless overridden)."""
+
     def _suggest_param(
         self, trial_number: int, config: dict[str, Any], name: str, param: Param
     ) -> Any:
         raise NotImplementedError
+
+    def _suggest_param_for(
+        self,
+        suggestion_id: str | None,
+        trial_number: int,
+        config: dict[str, Any],
+        name: str,
+        param: Param,
+    ) -> Any:
+        """:meth:`_suggest_param` for a searcher that needs the ask's id (override this)."""
+        return self._suggest_param(trial_number, config, name, param)
 
     def _state(self) -> dict[str, Any]:
         return {}

@@ -24,6 +24,10 @@ Outstanding asks are kept by suggestion id: a told trial clears the ask whose id
 carries (``trial.suggestion_id``); one without (enqueued, another process) is only an
 observation. Their configurations still count for the de-duplication above.
 
+Define-by-run (no space): the population evolves over the space seen so far (the
+parameters every COMPLETE trial has), and the other parameters are sampled uniformly, as
+Optuna's CMA-ES sampler does: see :mod:`hpo.searchers._relative`.
+
 The mutation scale decays as ``mutation_scale / sqrt(1 + n / population_size)`` with
 ``n`` the number of completed trials, so it is rebuilt from the trials; the state holds
 only the design seed and the pending asks (id and configuration; version 2, a version 1
@@ -42,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from hpo.searchers._evolution import CROSSOVERS, Individual, latin_hypercube, tournament, vary
+from hpo.searchers._relative import RelativeSampler
 from hpo.searchers.base import Searcher, Suggestion
-from hpo.space import Space
+from hpo.space import Param, Space
 from hpo.trial import FrozenTrial
 
 MODES = ("steady_state", "generational")
@@ -82,6 +87,7 @@ class GeneticSearcher(Searcher):
     """
 
     name = "genetic"
+    supports_define_by_run = True
     #: 2: pending asks saved with their suggestion ids (version 1 states still load)
     state_version = 2
 
@@ -102,6 +108,8 @@ class GeneticSearcher(Searcher):
         replacement: str = "worst",
     ) -> None:
         super().__init__(space, direction=direction, seed=seed)
+        options_given = {"population_size": population_size is not None}
+        options_given["mutation_rate"] = mutation_rate is not None
         n_params = max(len(self.space), 1)
         if population_size is None:
             population_size = min(max(3 * n_params, 10), 50)
@@ -142,6 +150,29 @@ class GeneticSearcher(Searcher):
         self._n_complete = 0
         self._seen: set[str] = set()  # keys of the told configurations
         self._pending: dict[str, dict[str, Any]] = {}  # suggestion id -> config, oldest first
+        self._relative: RelativeSampler | None = None
+        if space is None:  # define-by-run: evolve the space seen so far (_relative.py)
+            options: dict[str, Any] = {
+                "population_size": population_size if options_given["population_size"] else None,
+                "tournament_size": tournament_size,
+                "crossover_rate": crossover_rate,
+                "crossover": crossover,
+                "mutation_rate": mutation_rate if options_given["mutation_rate"] else None,
+                "mutation_scale": mutation_scale,
+                "elitism": elitism,
+                "mode": mode,
+                "replacement": replacement,
+            }
+            self._relative = RelativeSampler(
+                self,
+                lambda sub, sub_seed: GeneticSearcher(
+                    sub, direction=direction, seed=sub_seed, **options
+                ),
+            )
+
+    @property
+    def startup_trials(self) -> int:
+        return self.population_size
 
     @property
     def population_(self) -> tuple[Individual, ...]:
@@ -155,6 +186,8 @@ class GeneticSearcher(Searcher):
 
     # --- ask ------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Suggestion]:
+        if self._relative is not None:
+            return self._relative.ask(n)
         out = []
         for _ in range(n):
             index = self._next_index("child")
@@ -212,7 +245,21 @@ class GeneticSearcher(Searcher):
         return config, {"parents": [m.number for m in (a, b) if m is not None]}
 
     # --- tell -----------------------------------------------------------------------------
+    def _suggest_param_for(
+        self,
+        suggestion_id: str | None,
+        trial_number: int,
+        config: dict[str, Any],
+        name: str,
+        param: Param,
+    ) -> Any:
+        assert self._relative is not None, "suggest_param needs a define-by-run genetic"
+        return self._relative.suggest(suggestion_id, trial_number, name, param)
+
     def _tell(self, trial: FrozenTrial) -> None:
+        if self._relative is not None:
+            self._relative.tell(trial)
+            return
         if trial.suggestion_id is not None:
             self._pending.pop(trial.suggestion_id, None)
         config = dict(trial.params)
@@ -263,7 +310,10 @@ class GeneticSearcher(Searcher):
     # --- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         pending = [{"id": i, "config": dict(c)} for i, c in self._pending.items()]
-        return {"design_seed": self._design_seed, "pending": pending}
+        state: dict[str, Any] = {"design_seed": self._design_seed, "pending": pending}
+        if self._relative is not None:
+            state["define_by_run"] = self._relative.state()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         version = state.get("version")
@@ -274,3 +324,5 @@ class GeneticSearcher(Searcher):
     def _load_state(self, state: dict[str, Any]) -> None:
         self._design_seed = int(state.get("design_seed", self._design_seed))
         self._pending = {str(e["id"]): dict(e["config"]) for e in state.get("pending", [])}
+        if self._relative is not None and "define_by_run" in state:
+            self._relative.load_state(state["define_by_run"])

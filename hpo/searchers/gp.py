@@ -18,7 +18,11 @@ control flow:
   distinct and spread. They are kept by suggestion id, and in the state with their ids,
   so a rebuilt searcher continues identically; a told trial clears the pending ask whose
   id it carries (``trial.suggestion_id``), while a trial without one (enqueued, from
-  another process) is only an observation.
+  another process) is only an observation. Trials seen RUNNING that this searcher did
+  not ask for (another process sharing the study, an enqueued configuration:
+  :meth:`~hpo.searchers.base.Searcher.observe_running`) are pending too, so processes
+  sharing a study do not all propose the same point (the acquisition's maximizer, often
+  a corner of the cube).
 * **Acquisition** (``"ei"`` default, in log space; ``"pi"``; ``"ucb"`` with ``beta``)
   is maximized by scoring 768 random and local candidates (384 unless every parameter
   is a plain unconditional ``Float``) projected through the codec (``encode(decode(u))``,
@@ -29,6 +33,9 @@ control flow:
 * **Cost.** ``O(n^3)`` per fit; the fit warm-starts from the previous hyperparameters
   (plus a restart from the prior's centre every 4th fit, three starts the first time).
   BLAS is held to one thread during an ask (through ``threadpoolctl`` when installed).
+* **Define-by-run** (no space): a GP on the space seen so far (the parameters every
+  COMPLETE trial has), with independent uniform sampling for the rest, as Optuna's
+  ``GPSampler`` does: see :mod:`hpo.searchers._relative`. A declared space is unaffected.
 * **State.** The Sobol seed, the pending asks (id and configuration) and the last
   hyperparameters (the next fit warm-starts from them); everything else is rebuilt from
   the told trials. Version 2 added the ids; a version 1 state still loads, its pending
@@ -51,8 +58,9 @@ from scipy import optimize
 from scipy.stats import qmc
 
 from hpo.searchers import _gp_model as gpm
+from hpo.searchers._relative import RelativeSampler
 from hpo.searchers.base import Searcher, Suggestion
-from hpo.space import Categorical, Float, Space
+from hpo.space import Categorical, Float, Param, Space
 from hpo.trial import FrozenTrial
 
 _ACQUISITIONS = ("ei", "pi", "ucb")
@@ -77,6 +85,28 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
+def _transform(raw: np.ndarray, done: np.ndarray, kind: str) -> np.ndarray:
+    """Losses as the GP's standardized outputs; failed trials (``~done``) get the worst."""
+    vals = raw[done]
+    mean, sd = float(np.mean(vals)), float(np.std(vals))
+    sd = sd if sd > 1e-12 * max(1.0, abs(mean)) else 1.0
+    z = (vals - mean) / sd
+    if kind == "power" and len(vals) >= 3 and np.ptp(z) > 0:
+        from scipy import stats
+
+        z = np.asarray(stats.yeojohnson(z)[0], dtype=float)
+        m, v = float(np.mean(z)), float(np.std(z))
+        z = (z - m) / (v if v > 1e-12 else 1.0)
+    elif kind == "rank" and len(vals) >= 3:
+        from scipy import special, stats
+
+        z = special.ndtri((stats.rankdata(vals) - 0.5) / len(vals))
+    out = np.empty(len(raw))
+    out[done] = z
+    out[~done] = np.max(z)
+    return out
+
+
 def _check_number(name: str, value: Any, *, positive: bool) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (positive and value == 0):
@@ -95,6 +125,7 @@ class GPSearcher(Searcher):
     """
 
     name = "gp"
+    supports_define_by_run = True
     #: 2: pending asks saved with their suggestion ids (version 1 states still load)
     state_version = 2
 
@@ -108,8 +139,23 @@ class GPSearcher(Searcher):
         n_initial: int | None = None,
         beta: float = 2.0,
         xi: float = 0.01,
+        experimental: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(space, direction=direction, seed=seed)
+        self.experimental = dict(experimental or {})
+        ex = self.experimental
+        self._output = str(ex.get("output", "standardize"))
+        self._prior = gpm.Prior(
+            lengthscale=tuple(ex.get("ls_prior", gpm.DEFAULT_PRIOR.lengthscale)),  # type: ignore[arg-type]
+            lengthscale_per_log_d=float(ex.get("ls_per_log_d", 0.0)),
+            noise=tuple(ex.get("noise_prior", gpm.DEFAULT_PRIOR.noise)),  # type: ignore[arg-type]
+        )
+        self._n_random = int(ex.get("n_random", _N_RANDOM))
+        self._n_local = int(ex.get("n_local", _N_LOCAL))
+        self._n_refine = int(ex.get("n_refine", _N_REFINE))
+        self._sobol_candidates = bool(ex.get("sobol_candidates", False))
+        tr = ex.get("trust_region", False)
+        self._trust_region_option = tr
         if acquisition not in _ACQUISITIONS:
             raise ValueError(
                 f"gp: `acquisition` must be one of {list(_ACQUISITIONS)}, got {acquisition!r}"
@@ -134,12 +180,70 @@ class GPSearcher(Searcher):
         self._numeric = np.zeros(d, dtype=bool)
         for name, param in self.space.items():
             self._numeric[self.space.dims_of(name)] = not isinstance(param, Categorical)
+        self._trust_region = self._trust_region_option is True or (
+            isinstance(self._trust_region_option, int | float)
+            and not isinstance(self._trust_region_option, bool)
+            and int(self._numeric.sum()) >= self._trust_region_option
+        )
         self._plain = not self.space.is_conditional and all(
             isinstance(p, Float) and p.step is None for p in self.space.values()
         )
+        self._relative: RelativeSampler | None = None
+        if space is None:  # define-by-run: a GP on the space seen so far (_relative.py)
+            options = {
+                "acquisition": acquisition,
+                "n_initial": n_initial,
+                "beta": beta,
+                "xi": xi,
+                "experimental": experimental,
+            }
+            self._relative = RelativeSampler(
+                self,
+                lambda sub, sub_seed: GPSearcher(
+                    sub,
+                    direction=direction,
+                    seed=sub_seed,
+                    **options,  # type: ignore[arg-type]
+                ),
+            )
+
+    @property
+    def startup_trials(self) -> int:
+        return max(self.n_initial, 2)
 
     # --- hooks ------------------------------------------------------------------------
+    def _suggest_param_for(
+        self,
+        suggestion_id: str | None,
+        trial_number: int,
+        config: dict[str, Any],
+        name: str,
+        param: Param,
+    ) -> Any:
+        assert self._relative is not None, "suggest_param needs a define-by-run gp"
+        return self._relative.suggest(suggestion_id, trial_number, name, param)
+
+    def _observe_running(self, trial: FrozenTrial) -> None:
+        """A trial running elsewhere (another process, an enqueued configuration) joins
+        the pending asks, so the constant liar and the duplicate check keep this
+        process's next proposals away from it."""
+        if self._relative is not None:
+            self._relative.observe_running(trial)
+            return
+        if trial.suggestion_id in self._pending:
+            return
+        if self.space.violations(dict(trial.params)):
+            return
+        key = trial.suggestion_id or f"running:{trial.number}"
+        self._pending[key] = self.space.canonical(dict(trial.params))
+        while len(self._pending) > _MAX_PENDING:
+            del self._pending[next(iter(self._pending))]
+
     def _tell(self, trial: FrozenTrial) -> None:
+        if self._relative is not None:
+            self._relative.tell(trial)
+            return
+        self._pending.pop(f"running:{trial.number}", None)
         if trial.suggestion_id is not None:
             self._pending.pop(trial.suggestion_id, None)
         try:
@@ -153,7 +257,10 @@ class GPSearcher(Searcher):
     def _state(self) -> dict[str, Any]:
         theta = None if self._theta is None else [float(t) for t in self._theta]
         pending = [{"id": i, "config": dict(c)} for i, c in self._pending.items()]
-        return {"sobol_seed": self._sobol_seed, "pending": pending, "theta": theta}
+        state = {"sobol_seed": self._sobol_seed, "pending": pending, "theta": theta}
+        if self._relative is not None:
+            state["define_by_run"] = self._relative.state()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         version = state.get("version")
@@ -167,8 +274,12 @@ class GPSearcher(Searcher):
         self._pending = {str(e["id"]): dict(e["config"]) for e in state.get("pending", [])}
         theta = state.get("theta")
         self._theta = None if theta is None else np.array(theta, dtype=float)
+        if self._relative is not None and "define_by_run" in state:
+            self._relative.load_state(state["define_by_run"])
 
     def _ask(self, n: int) -> list[Suggestion]:
+        if self._relative is not None:
+            return self._relative.ask(n)
         out = []
         info: dict[str, Any]
         model: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
@@ -209,17 +320,20 @@ class GPSearcher(Searcher):
         x = np.array(self._x)
         raw = np.array([np.nan if v is None else v for v in self._loss_values])
         done = ~np.isnan(raw)
-        mean, sd = float(np.mean(raw[done])), float(np.std(raw[done]))
-        sd = sd if sd > 1e-12 * max(1.0, abs(mean)) else 1.0
-        y = (np.where(done, raw, np.max(raw[done])) - mean) / sd
+        y = _transform(raw, done, self._output)
         d = x.shape[1]
         rng = self._rng_for(self._next_index("fit"))
+        prior = self._prior
         if self._theta is None or len(self._theta) != d + 2:
-            starts = [gpm.default_theta(d), gpm.sample_theta(d, rng), gpm.sample_theta(d, rng)]
+            starts = [
+                gpm.default_theta(d, prior),
+                gpm.sample_theta(d, rng, prior),
+                gpm.sample_theta(d, rng, prior),
+            ]
         else:
             # warm start; a restart from the prior's centre every 4th fit escapes a stale optimum
-            starts = [self._theta] + ([gpm.default_theta(d)] if len(x) % 4 == 0 else [])
-        self._theta = gpm.fit_hyperparameters(x, y, starts)
+            starts = [self._theta] + ([gpm.default_theta(d, prior)] if len(x) % 4 == 0 else [])
+        self._theta = gpm.fit_hyperparameters(x, y, starts, prior=prior)
         return self._theta, x, y, float(np.min(y[done]))
 
     def _project(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -246,17 +360,28 @@ class GPSearcher(Searcher):
         d = x.shape[1]
         # candidates: uniform points plus perturbations of the best observed points
         n_random, n_local = (
-            (_N_RANDOM, _N_LOCAL) if self._plain else (_N_RANDOM // 2, _N_LOCAL // 2)
+            (self._n_random, self._n_local)
+            if self._plain
+            else (self._n_random // 2, self._n_local // 2)
         )
         top = x[np.argsort(y)[: min(8, len(y))]]
         local = top[rng.integers(len(top), size=n_local)]
         scale = rng.choice([0.01, 0.05, 0.2], size=(n_local, 1))
         local = local + scale * rng.standard_normal((n_local, d))
-        cand, active = self._project(np.vstack([rng.random((n_random, d)), local]))
+        if self._sobol_candidates:
+            sobol = qmc.Sobol(d, scramble=True, seed=rng)
+            uniform = sobol.random(n_random)
+        else:
+            uniform = rng.random((n_random, d))
+        box = None
+        if self._trust_region:
+            box = self._box(theta, x, y)
+            uniform, local = self._in_box(box, x[np.argmin(y)], uniform, local, rng)
+        cand, active = self._project(np.vstack([uniform, local]))
         score = self._score(post, cand, best)
         order = np.argsort(-score)
-        starts = order[:_N_REFINE]
-        refined = self._refine(post, cand[starts], active[starts] & self._numeric, best)
+        starts = order[: self._n_refine]
+        refined = self._refine(post, cand[starts], active[starts] & self._numeric, best, box)
         pool = np.vstack([self._project(refined)[0], cand[order[:20]]])
         ranked = pool[np.argsort(-self._score(post, pool, best))]
         taken = self._seen | {_key(c) for c in self._pending.values()}
@@ -267,7 +392,12 @@ class GPSearcher(Searcher):
         return self.space.sample(rng)  # everything promising is taken: explore
 
     def _refine(
-        self, post: gpm.Posterior, starts: np.ndarray, free: np.ndarray, best: float
+        self,
+        post: gpm.Posterior,
+        starts: np.ndarray,
+        free: np.ndarray,
+        best: float,
+        box: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """L-BFGS-B on the free (active numeric) dimensions of every start at once: their
         acquisitions are independent, so the gradient of the sum separates."""
@@ -283,14 +413,86 @@ class GPSearcher(Searcher):
             grad = da_dmean[:, None] * dmean + da_dstd[:, None] * dstd
             return -float(np.sum(a)), -grad[free]
 
+        if box is None:
+            bounds = [(0.0, 1.0)] * int(free.sum())
+        else:
+            lo = np.broadcast_to(box[0], starts.shape)[free]
+            hi = np.broadcast_to(box[1], starts.shape)[free]
+            x0 = np.clip(starts[free], lo, hi)
+            bounds = list(zip(lo.tolist(), hi.tolist(), strict=True))
         res = optimize.minimize(
             negative,
-            starts[free],
+            starts[free] if box is None else x0,
             jac=True,
             method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * int(free.sum()),
+            bounds=bounds,
             options={"maxiter": 50},
         )
         out = starts.copy()
         out[free] = np.clip(res.x, 0.0, 1.0)
         return out
+
+    # --- trust region (experimental) ------------------------------------------------------
+    def _tr_length(self) -> float:
+        """TuRBO's side length, replayed from the sequence of complete losses after the
+        initial design: doubled after 3 successes in a row, halved after
+        ``max(4, d)`` failures in a row, reset when it falls below ``0.5^7``."""
+        d = int(self._numeric.sum())
+        length, succ, fail = 0.8, 0, 0
+        fail_tol = max(4, d)
+        best = math.inf
+        losses = [v for v in self._loss_values]
+        for i, v in enumerate(losses):
+            if v is None:
+                if i >= self.n_initial:
+                    fail += 1
+                    succ = 0
+            elif i < self.n_initial or best == math.inf:
+                best = min(best, v)
+                continue
+            elif v < best - 1e-3 * abs(best):
+                best, succ, fail = v, succ + 1, 0
+            else:
+                best = min(best, v)
+                succ, fail = 0, fail + 1
+            if succ >= 3:
+                length, succ = min(2.0 * length, 1.6), 0
+            elif fail >= fail_tol:
+                length, fail = length / 2.0, 0
+                if length < 0.5**7:
+                    length = 0.8
+        return length
+
+    def _box(
+        self, theta: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        d = x.shape[1]
+        ls = np.exp(theta[:d])
+        weights = np.ones(d)
+        num = self._numeric
+        if num.any():
+            w = ls[num] / np.exp(np.mean(np.log(ls[num])))
+            weights[num] = w
+        half = 0.5 * self._tr_length() * weights
+        centre = x[np.argmin(y)]
+        lo = np.where(num, np.clip(centre - half, 0.0, 1.0), 0.0)
+        hi = np.where(num, np.clip(centre + half, 0.0, 1.0), 1.0)
+        return lo, hi
+
+    def _in_box(
+        self,
+        box: tuple[np.ndarray, np.ndarray],
+        centre: np.ndarray,
+        uniform: np.ndarray,
+        local: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = box
+        d = len(centre)
+        pert = lo + (hi - lo) * uniform
+        # TuRBO's perturbation mask: each candidate moves about min(20, d) dimensions
+        mask = rng.random(pert.shape) <= min(1.0, 20.0 / d)
+        none = ~mask.any(axis=1)
+        mask[none, rng.integers(d, size=int(none.sum()))] = True
+        cand = np.where(mask | ~self._numeric, pert, centre)
+        return cand, np.clip(local, lo, hi)

@@ -7,13 +7,15 @@ encoded space (log-spaced for log scales), endpoints included. The grid is the s
 distinct *active* configurations, so an inactive parameter never multiplies the size.
 
 Points are claimed through the study's shared counter, one index per ask, so parallel
-workers and processes sharing a study never evaluate the same point twice. When every
+workers and processes sharing a study never evaluate the same point twice; a grid point
+already evaluated as an enqueued (or added) trial is skipped, not evaluated again. When every
 index has been claimed, ``ask`` raises :class:`~hpo.exceptions.SearchSpaceExhausted` and
 ``Study.optimize`` ends cleanly.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from functools import lru_cache
 from typing import Any
@@ -23,12 +25,17 @@ import numpy as np
 from hpo.exceptions import SearchSpaceExhausted
 from hpo.searchers.base import Searcher, Suggestion
 from hpo.space import Space
+from hpo.trial import FrozenTrial
 
 DEFAULT_RESOLUTION = 10
 
 
 def _key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
+
+
+def _config_key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
 
 
 class ParameterGrid:
@@ -156,6 +163,7 @@ class GridSearcher(Searcher):
                 stride = stride % (n - 1) + 1
             self._stride, self._offset = stride, int(rng.integers(n))
         self._leftover: list[int] = []
+        self._evaluated: set[str] = set()  # configurations evaluated outside the grid's asks
 
     def __len__(self) -> int:
         return len(self.grid)
@@ -180,9 +188,24 @@ class GridSearcher(Searcher):
                     f"all {len(self.grid)} grid points have been claimed; raise `resolution` "
                     "for a finer grid, or stop asking"
                 )
-            positions.append(self.position(index))
+            position = self.position(index)
+            if self._evaluated and _config_key(self.grid[position]) in self._evaluated:
+                continue  # already evaluated as an enqueued (or added) trial: skip it
+            positions.append(position)
         self._leftover = leftover
         return [Suggestion(self.grid[pos], info={"grid_index": pos}) for pos in positions]
+
+    def _tell(self, trial: FrozenTrial) -> None:
+        self._remember(trial)
+
+    def _observe_running(self, trial: FrozenTrial) -> None:
+        self._remember(trial)
+
+    def _remember(self, trial: FrozenTrial) -> None:
+        """Note a configuration the grid did not propose (enqueued, added by hand), so that
+        its grid point is skipped rather than evaluated twice."""
+        if trial.suggestion_id is None and not self.space.violations(dict(trial.params)):
+            self._evaluated.add(_config_key(self.space.canonical(dict(trial.params))))
 
     def _state(self) -> dict[str, Any]:
         leftover = self._leftover

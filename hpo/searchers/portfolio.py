@@ -55,6 +55,12 @@ fits at ask time, so telling it is an append).
   nobody. Members share the study's counter under the key prefix ``portfolio.<i>/``, so
   two members with the same name never collide.
 
+**Define-by-run** (no space): members are built define-by-run (one that cannot be, such as
+``grid``, is refused when the portfolio is built); each ask goes to a member as usual, and
+the trial's ``trial.suggest_*`` calls are answered by that member (its ask's id says
+which), so ``gp`` and ``genetic`` members use the space seen so far. The duplicate check
+is skipped: configurations only exist once the trial has run.
+
 Members (``members=[name | [name, kwargs], ...]``) default to ``["tpe", "gp", "random"]``:
 GP is the strongest on small continuous budgets, TPE on mixed, conditional and longer
 runs, and random search is the safety net that keeps the portfolio near random at worst
@@ -81,7 +87,7 @@ import numpy as np
 from hpo.exceptions import SearcherError, SearchSpaceExhausted, UnknownSearcherError
 from hpo.searchers._bandit import DiscountedThompson
 from hpo.searchers.base import Counter, Searcher, Suggestion
-from hpo.space import Space
+from hpo.space import Param, Space
 from hpo.trial import FrozenTrial
 
 DEFAULT_MEMBERS: tuple[str, ...] = ("tpe", "gp", "random")
@@ -156,6 +162,8 @@ class PortfolioSearcher(Searcher):
     """
 
     name = "portfolio"
+    #: define-by-run when every member is (all built-in defaults are)
+    supports_define_by_run = True
     #: 2: attribution by suggestion id (version 1 states, by config digest, still load)
     state_version = 2
 
@@ -170,6 +178,7 @@ class PortfolioSearcher(Searcher):
         n_startup: int = 2,
     ) -> None:
         super().__init__(space, direction=direction, seed=seed)
+        self._define_by_run = space is None  # members then sample define-by-run too
         specs = _normalize_members(list(DEFAULT_MEMBERS) if members is None else members)
         ok = isinstance(discount, int | float) and not isinstance(discount, bool)
         if not ok or not math.isfinite(discount) or not 0 < discount <= 1:
@@ -200,7 +209,7 @@ class PortfolioSearcher(Searcher):
         try:
             member = make_searcher(
                 name,
-                self.space,
+                None if self._define_by_run else self.space,
                 direction=self.direction,
                 seed=_member_seed(self.seed, pos),
                 **kwargs,
@@ -220,6 +229,12 @@ class PortfolioSearcher(Searcher):
         return member
 
     # --- introspection ---------------------------------------------------------------
+    @property
+    def startup_trials(self) -> int:
+        """Every member asked ``n_startup`` times, and the members' own start-ups."""
+        own = self.n_startup * len(self._members)
+        return max([own, *(m.startup_trials for m in self._members)])
+
     @property
     def asks_per_member_(self) -> dict[str, int]:
         """How many suggestions each member has had accepted so far."""
@@ -261,6 +276,8 @@ class PortfolioSearcher(Searcher):
                 self._drop(pos, "ask", exc)
                 continue
             digest = _digest(suggestion.config)
+            if self._define_by_run:  # configurations come later, parameter by parameter
+                return self._accept(pos, suggestion)
             if digest in self._asked or digest in self._told:
                 duplicate = duplicate or (pos, suggestion)
                 continue
@@ -278,9 +295,30 @@ class PortfolioSearcher(Searcher):
             return tied[int(rng.integers(len(tied)))]
         return self.bandit_.pick(candidates, rng)
 
+    def _suggest_param_for(
+        self,
+        suggestion_id: str | None,
+        trial_number: int,
+        config: dict[str, Any],
+        name: str,
+        param: Param,
+    ) -> Any:
+        """Define-by-run: the member that made the trial's ask samples its parameters (an
+        enqueued trial's go to the first live member)."""
+        pos = None if suggestion_id is None else self._origin.get(suggestion_id)
+        if pos is None or pos in self._dropped:
+            live = [i for i in range(len(self._members)) if i not in self._dropped]
+            if not live:
+                raise self._nothing_left()
+            pos = live[0]
+        return self._members[pos].suggest_param(
+            trial_number, config, name, param, suggestion_id=suggestion_id
+        )
+
     def _accept(self, pos: int, suggestion: Suggestion) -> Suggestion:
         """The member's suggestion as the portfolio's: same id, ``info`` naming the member."""
-        self._asked[_digest(suggestion.config)] = None
+        if not self._define_by_run:
+            self._asked[_digest(suggestion.config)] = None
         self._origin[suggestion.id] = pos
         self._n_asks[pos] += 1
         info = {**suggestion.info, "member": self.labels[pos]}
@@ -306,6 +344,11 @@ class PortfolioSearcher(Searcher):
         return SearcherError(f"portfolio: every member was dropped ({reasons})")
 
     # --- telling -----------------------------------------------------------------------
+    def _observe_running(self, trial: FrozenTrial) -> None:
+        for pos, member in enumerate(self._members):
+            if pos not in self._dropped:
+                member.observe_running(trial)
+
     def _tell(self, trial: FrozenTrial) -> None:
         for pos, member in enumerate(self._members):
             if pos in self._dropped:

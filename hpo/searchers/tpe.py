@@ -130,6 +130,10 @@ class TPESearcher(Searcher):
         self._raw_: list[tuple[dict[str, Any], float]] = []  # every told trial (define-by-run)
         self._dbr_cache_: dict[str, tuple[int, list[float], list[float]]] = {}
 
+    @property
+    def startup_trials(self) -> int:
+        return max(self.n_startup, 1)
+
     # --- bookkeeping -------------------------------------------------------------------
     def _row(self, config: dict[str, Any]) -> np.ndarray | None:
         if self.space.violations(config):

@@ -55,6 +55,11 @@ def get_storage(storage: Storage | str | None) -> Storage:
             ) from exc
         return HTTPStorage(url)
     if "://" not in url:
+        if url.lower() in ("memory", ":memory:", "inmemory", "in-memory", "none"):
+            raise ValueError(
+                f"`storage` {url!r} is not a URL: pass storage=None to keep the study in this "
+                "process's memory, or a URL such as 'sqlite:///hpo.db' to store it"
+            )
         raise ValueError(
             f"`storage` {url!r} is not a URL; use e.g. 'sqlite:///{url}' for a SQLite file"
         )

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from alembic import command
@@ -42,7 +44,92 @@ class SchemaVersionError(HPOError, RuntimeError):
     kind = "unavailable"
 
 
+class StorageAccessError(HPOError):
+    """The storage cannot be opened or written as asked (a missing or read-only directory,
+    a read-only file); the message names the path and what to do."""
+
+    code = "storage_access"
+    kind = "unavailable"
+
+
 # --- engines -----------------------------------------------------------------------------
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL (``None`` in memory and for ``file:`` URIs)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url) or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _sqlite_access(url: URL) -> tuple[URL, bool]:
+    """``url`` as it can be opened, and whether read-only: a file that exists but cannot
+    be written (nor its directory, where SQLite keeps its journal) is opened for reading;
+    a file that cannot be created is refused naming the directory and what to do."""
+    path = sqlite_path(url)
+    if path is None or url.query.get("mode") or url.query.get("immutable"):
+        return url, False
+    resolved = path.expanduser().absolute()
+    if resolved.exists():
+        if not os.access(resolved, os.R_OK):
+            raise StorageAccessError(
+                f"cannot read the SQLite database {resolved}: permission denied; fix its "
+                "permissions or point `storage` at another file"
+            )
+        if os.access(resolved, os.W_OK) and os.access(resolved.parent, os.W_OK):
+            return url, False
+        # read-only: "mode=ro" when SQLite can keep its shared-memory file next to it or a
+        # write-ahead log holds data; else "immutable" (a read-only disk, nobody writing)
+        wal = resolved.with_name(resolved.name + "-wal")
+        pending = wal.exists() and wal.stat().st_size > 0
+        flag = "mode=ro" if pending or os.access(resolved.parent, os.W_OK) else "immutable=1"
+        uri = f"file:{quote(str(resolved))}?{flag}"
+        return url.set(database=uri, query={**url.query, "uri": "true"}), True
+    parent = resolved.parent
+    if not parent.is_dir():
+        raise StorageAccessError(
+            f"cannot create the SQLite database {resolved}: directory {parent} does not "
+            f"exist; create it (mkdir -p {parent}) or point `storage` elsewhere"
+        )
+    if not os.access(parent, os.W_OK):
+        raise StorageAccessError(
+            f"cannot create the SQLite database {resolved}: directory {parent} is not "
+            "writable; choose a writable directory for `storage`"
+        )
+    return url, False
+
+
+def _on_sqlite_connect_readonly(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.close()
+
+
+def _readonly_errors(path: Path) -> Any:
+    """An engine ``handle_error`` hook: a write to a database opened read-only raises a
+    :class:`StorageAccessError` naming the file, not SQLite's bare message."""
+
+    def handle(context: Any) -> None:
+        text = str(context.original_exception)
+        if "readonly" in text or "read-only" in text:
+            raise StorageAccessError(
+                f"the SQLite database {path} is read-only (opened for reading only): it "
+                "cannot store anything; copy it somewhere writable to add trials"
+            ) from context.original_exception
+
+    return handle
+
+
+def is_readonly(engine: Engine) -> bool:
+    """Whether ``engine`` opened its SQLite file read-only (see :func:`make_engine`)."""
+    database = engine.url.database or ""
+    return bool(
+        engine.dialect.name == "sqlite"
+        and engine.url.query.get("uri") == "true"
+        and ("mode=ro" in database or "immutable=1" in database)
+    )
+
+
 def is_memory_sqlite(url: URL) -> bool:
     """Whether ``url`` is an in-memory SQLite database."""
     database = url.database or ""
@@ -114,6 +201,8 @@ def make_engine(url: str, engine_kwargs: Mapping[str, Any] | None = None) -> Eng
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)  # survive server restarts and idle timeouts
         return sa.create_engine(parsed, **kwargs)
+    path = sqlite_path(parsed)
+    parsed, readonly = _sqlite_access(parsed)
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
     connect_args.update(kwargs.pop("connect_args", {}))
     if is_memory_sqlite(parsed):
@@ -121,8 +210,11 @@ def make_engine(url: str, engine_kwargs: Mapping[str, Any] | None = None) -> Eng
     # every transaction ends in an explicit COMMIT or ROLLBACK: no reset needed on check-in
     kwargs.setdefault("pool_reset_on_return", None)
     engine = sa.create_engine(parsed, connect_args=connect_args, **kwargs)
-    event.listen(engine, "connect", _on_sqlite_connect)
+    hook = _on_sqlite_connect_readonly if readonly else _on_sqlite_connect
+    event.listen(engine, "connect", hook)
     event.listen(engine, "begin", _on_sqlite_begin)
+    if readonly and path is not None:
+        event.listen(engine, "handle_error", _readonly_errors(path.expanduser().absolute()))
     return engine
 
 
@@ -182,8 +274,14 @@ def upgrade_to_head(reader: Engine, writer: Engine, where: str) -> None:
     one process migrates; the others wait, then find the database at head."""
     head = head_revision()
     with reader.connect() as conn:
-        if current_revision(conn) == head:
+        current = current_revision(conn)
+        if current == head:
             return
+    if is_readonly(reader):
+        raise StorageAccessError(
+            f"the SQLite database at {where} is read-only and its schema ({current!r}) is not "
+            f"this version's ({head!r}): open it once where it is writable to upgrade it"
+        )
     with _migration_lock, writer.begin() as conn:
         _lock_schema(conn)
         current = current_revision(conn)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from hpo.budget import Budget
 from hpo.space import Space
 from hpo.storage._schema import comparison_studies, comparisons, counters, studies, trials
+from hpo.storage._schema import study_notes as notes
 from hpo.storage._schema import trial_intermediate_values as ivalues
 from hpo.storage.base import ComparisonMember, ComparisonRecord, StudyRecord, StudySummary
 from hpo.trial import FrozenTrial, TrialState
@@ -69,6 +70,50 @@ BUMP_SEQ_AND_NUMBER = _bump(number=True, activity=False)
 BUMP_SEQ_AND_NUMBER_ACTIVE = _bump(number=True, activity=True)
 STUDY_N_TRIALS = sa.select(studies.c.n_trials).where(studies.c.id == _STUDY)
 STUDY_NAME = sa.select(studies.c.name).where(studies.c.id == _STUDY)
+#: the study's advisory lock on PostgreSQL, until the transaction ends; keyed by the schema
+#: (tests and tenants share one database) and the study id
+STUDY_ADVISORY_LOCK = sa.text(
+    "SELECT pg_advisory_xact_lock(hashtext('hpo:study:' || coalesce(current_schema(), '')), "
+    ":p_study)"
+)
+#: the searcher state and its version, in one read
+SEARCHER_STATE = sa.select(studies.c.searcher_state, studies.c.searcher_state_version).where(
+    studies.c.id == _STUDY
+)
+_STATE_VALUES = {
+    "searcher_state": bindparam("p_state", type_=studies.c.searcher_state.type),
+    "searcher_state_version": studies.c.searcher_state_version + 1,
+}
+#: save the searcher state, bumping its version
+SAVE_STATE = (
+    sa.update(studies)
+    .where(studies.c.id == _STUDY)
+    .values(**_STATE_VALUES)
+    .returning(studies.c.searcher_state_version)
+)
+#: the same, only from version ``p_version`` (compare-and-set)
+SAVE_STATE_IF = (
+    sa.update(studies)
+    .where(studies.c.id == _STUDY, studies.c.searcher_state_version == bindparam("p_version"))
+    .values(**_STATE_VALUES)
+    .returning(studies.c.searcher_state_version)
+)
+#: stop a study (keeping the first stop's time) and return its ``stopped_at``
+STOP_STUDY = (
+    sa.update(studies)
+    .where(studies.c.id == _STUDY)
+    .values(stopped_at=sa.func.coalesce(studies.c.stopped_at, _NOW))
+    .returning(studies.c.stopped_at)
+)
+#: resume a study
+RESUME_STUDY = (
+    sa.update(studies).where(studies.c.id == _STUDY).values(stopped_at=None).returning(studies.c.id)
+)
+STUDY_STOPPED_AT = sa.select(studies.c.id, studies.c.stopped_at).where(studies.c.id == _STUDY)
+#: a study's note (no row: never written)
+STUDY_NOTE = sa.select(notes.c.body, notes.c.version, notes.c.updated_at).where(
+    notes.c.study_id == _STUDY
+)
 COUNT_IN_STATES = (
     sa.select(sa.func.count())
     .select_from(trials)
@@ -79,6 +124,16 @@ COUNT_IN_STATES = (
 INSERT_TRIAL = sa.insert(trials)
 TRIAL = sa.select(*TRIAL_COLUMNS, HAS_VALUES).where(*_THIS_TRIAL)
 TRIAL_STATE = sa.select(trials.c.state).where(*_THIS_TRIAL)
+#: the RUNNING trials a worker asked for (through ``ix_trials_study_worker``)
+WORKER_TRIALS = (
+    sa.select(*TRIAL_COLUMNS, HAS_VALUES)
+    .where(
+        trials.c.study_id == _STUDY,
+        trials.c.worker_id == bindparam("p_worker"),
+        trials.c.state == TrialState.RUNNING.value,
+    )
+    .order_by(trials.c.number)
+)
 TRIAL_FIELDS = sa.select(trials.c.state, trials.c.params, trials.c.user_attrs).where(*_THIS_TRIAL)
 TRIAL_VALUES = (
     sa.select(ivalues.c.step, ivalues.c.value)
@@ -130,6 +185,7 @@ START_WAITING = (
         state=TrialState.RUNNING.value,
         datetime_start=bindparam("p_now", type_=trials.c.datetime_start.type),
         heartbeat=bindparam("p_now2", type_=trials.c.heartbeat.type),
+        worker_id=bindparam("p_worker", type_=trials.c.worker_id.type),
     )
     .returning(*TRIAL_COLUMNS, HAS_VALUES)
 )
@@ -139,15 +195,16 @@ START_WAITING = (
 def changed_trials(incremental: bool, filtered: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """Two queries: the study's ``seq`` (as ``cursor``) joined to its trials changed after
     ``p_seq`` / in ``p_states`` (when asked), in one statement, hence one snapshot, even
-    under READ COMMITTED (no trial: one row of NULLs; no study: no row); and the
-    intermediate values of those trials. Only full reads come in number order."""
+    under READ COMMITTED (no trial: one row of NULLs; no study: no row), each with
+    whether it has intermediate values; and the intermediate values of those trials (run
+    only when one has some). Only full reads come in number order."""
     match = [trials.c.study_id == studies.c.id]
     if incremental:
         match.append(trials.c.seq > _SEQ)
     if filtered:
         match.append(trials.c.state.in_(bindparam("p_states", expanding=True)))
     rows = (
-        sa.select(studies.c.seq.label("cursor"), *TRIAL_COLUMNS)
+        sa.select(studies.c.seq.label("cursor"), *TRIAL_COLUMNS, HAS_VALUES)
         .select_from(studies.outerjoin(trials, sa.and_(*match)))
         .where(studies.c.id == _STUDY)
     )
@@ -205,6 +262,7 @@ def study_summaries(filtered: bool) -> sa.Select[Any]:
         studies.c.created_at,
         studies.c.owner,
         studies.c.last_activity,
+        studies.c.stopped_at,
         best_value,
     )
     if filtered:
@@ -346,6 +404,7 @@ def study_record(row: Row[*tuple[Any, ...]]) -> StudyRecord:
         stopper=m["stopper"],
         stopper_kwargs=m["stopper_kwargs"] or {},
         owner=m["owner"],
+        stopped_at=m["stopped_at"],
     )
 
 
@@ -363,6 +422,7 @@ def study_summary(row: Row[*tuple[Any, ...]]) -> StudySummary:
         last_activity=m["last_activity"],
         created_at=m["created_at"],
         owner=m["owner"],
+        stopped_at=m["stopped_at"],
     )
 
 

@@ -24,6 +24,13 @@ Design choices:
 * Comparisons are tables of their own (``comparisons``, and ``comparison_studies`` linking
   a comparison to one study per searcher label and seed), not study attributes; deleting
   a study or a comparison removes its links.
+* Server replicas (0004): ``studies.searcher_state_version`` is bumped by every save of
+  the searcher state (compare-and-set saves compare it), and ``trials.worker_id`` records
+  the worker that asked for a trial, found again through ``ix_trials_study_worker``.
+* Dashboard controls (0005): ``studies.stopped_at`` (NULL: the study runs) and one
+  Markdown note per study in ``study_notes`` (its body, a version for compare-and-set
+  saves, the time of the last save), a table of its own so that reading studies never
+  reads notes.
 * JSON (not JSONB) on PostgreSQL: it keeps key order, so parameters come back in the
   order of the space.
 """
@@ -100,6 +107,8 @@ studies = sa.Table(
     sa.Column("stopper_kwargs", json_type(), nullable=False, server_default=EMPTY_JSON_OBJECT),
     sa.Column("owner", sa.String(256), nullable=True),
     sa.Column("last_activity", UTCDateTime, nullable=True),
+    sa.Column("searcher_state_version", BigInt, nullable=False, server_default=sa.text("0")),
+    sa.Column("stopped_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("name", name="uq_studies_name"),
     sqlite_autoincrement=True,  # never reuse the id of a deleted study
 )
@@ -130,6 +139,7 @@ trials = sa.Table(
     sa.Column("seq", BigInt, nullable=False),
     sa.Column("suggestion_id", sa.String(128), nullable=True),
     sa.Column("searcher_info", json_type(), nullable=False, server_default=EMPTY_JSON_OBJECT),
+    sa.Column("worker_id", sa.String(128), nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     sa.CheckConstraint(
         "state IN ('WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAILED')",
@@ -138,6 +148,7 @@ trials = sa.Table(
     sa.Index("ix_trials_study_seq", "study_id", "seq"),
     sa.Index("ix_trials_study_state", "study_id", "state", "number"),
     sa.Index("ix_trials_study_best", "study_id", "state", "value", "number"),
+    sa.Index("ix_trials_study_worker", "study_id", "worker_id"),
 )
 
 trial_intermediate_values = sa.Table(
@@ -151,6 +162,21 @@ trial_intermediate_values = sa.Table(
     ),
     sa.Column("step", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("value", sa.Double, nullable=False),
+)
+
+study_notes = sa.Table(
+    "study_notes",
+    metadata,
+    sa.Column(
+        "study_id",
+        sa.Integer,
+        sa.ForeignKey("studies.id", ondelete="CASCADE", name="fk_study_notes_study_id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("version", BigInt, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 counters = sa.Table(

@@ -30,6 +30,21 @@ Contract, checked by :mod:`hpo.testing.storage_conformance`:
   drives it (``set_study_owner``); a process then refuses to drive it itself.
 * **Summaries.** ``study_summaries`` returns counts by state, the best value and the last
   activity of studies from aggregates, never by reading every trial.
+* **Versioned searcher state.** Every ``save_searcher_state`` bumps the study's state
+  version (``1, 2, ...``; ``0`` before the first save) and returns it;
+  ``load_searcher_state`` reads the state with its version in one snapshot. A save given
+  ``expected_version`` is a compare-and-set: it raises
+  :class:`SearcherStateConflict` and changes nothing unless the stored version is that
+  one, so a driver learns that another process (a server replica) advanced the searcher.
+* **Study lock.** ``study_lock(study_id)`` is a context manager that excludes every other
+  holder of the same study's lock, threads of this process and (where
+  ``study_lock_is_shared``) other processes on the same database: PostgreSQL takes an
+  advisory lock, released by the database if the process dies. A driver holds it around
+  an ask in replica mode. SQLite's lock covers this process only.
+* **Worker ids.** A RUNNING trial may record the worker that asked for it
+  (``create_trial(worker_id=...)``, ``pop_waiting_trial(worker_id=...)``);
+  ``worker_trials(study_id, worker_id)`` returns that worker's RUNNING trials, so a worker
+  that asks again before telling gets its own trial back.
 * **Comparisons** are stored groups of studies (searchers x seeds on one problem):
   ``create_comparison`` (a unique name, else
   :class:`~hpo.exceptions.DuplicateComparisonError`), ``add_comparison_study`` (one study
@@ -37,22 +52,90 @@ Contract, checked by :mod:`hpo.testing.storage_conformance`:
   :class:`~hpo.exceptions.ComparisonNotFoundError` if none), ``list_comparisons`` and
   ``delete_comparison`` (the record and its links; member studies stay).
   Deleting a study removes it from its comparisons.
+* **Stopped studies.** ``set_study_stopped(study_id, True)`` marks a study stopped (its
+  ``stopped_at``, kept from the first stop; ``False`` resumes it): a driver then opens no
+  new trial (:class:`StudyStoppedError`), while running trials may still finish.
+  ``is_study_stopped`` is a cheap read for the ask path; records and summaries carry
+  ``stopped_at``.
+* **Notes.** Each study has one Markdown note (``get_study_note``: empty at version 0);
+  ``set_study_note`` replaces it and bumps its version, and given ``expected_version`` is
+  a compare-and-set (:class:`StudyNoteConflict`), so two editors never silently overwrite
+  each other. Deleting a study deletes its note.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from hpo.budget import Budget
-from hpo.exceptions import TrialFinishedError
+from hpo.exceptions import HPOError, SearchSpaceExhausted, TrialFinishedError
 from hpo.space import Space
 from hpo.trial import FrozenTrial, TrialState
 
 DIRECTIONS = ("minimize", "maximize")
+_LOCKS_GUARD = threading.Lock()  # creates the per-study locks of Storage.study_lock
+#: longest worker id a storage keeps
+MAX_WORKER_ID = 128
+#: longest study note a storage keeps (characters)
+MAX_NOTE_CHARS = 100_000
+
+
+class SearcherStateConflict(HPOError):
+    """A compare-and-set save of a searcher's state found another version stored: another
+    process advanced the searcher since this one read it."""
+
+    code = "searcher_state_conflict"
+    kind = "conflict"
+
+
+class StudyStoppedError(SearchSpaceExhausted):
+    """The study was stopped (``Storage.set_study_stopped``, e.g. from the dashboard): no
+    new trial is opened until it is resumed. A subclass of
+    :class:`~hpo.exceptions.SearchSpaceExhausted`, so a worker or ``optimize`` loop ends
+    as it does when a grid runs out."""
+
+    code = "study_stopped"
+
+
+class StudyNoteConflict(HPOError):
+    """A compare-and-set save of a study's note found another version stored: someone
+    else edited the note since this editor read it."""
+
+    code = "study_note_conflict"
+    kind = "conflict"
+
+
+def check_note(body: str) -> str:
+    """``body`` if it is a string of at most :data:`MAX_NOTE_CHARS` characters, else a
+    ``ValueError`` saying why."""
+    if not isinstance(body, str):
+        raise ValueError(f"a study note is a string, got {type(body).__name__}")
+    if len(body) > MAX_NOTE_CHARS:
+        raise ValueError(f"a study note holds at most {MAX_NOTE_CHARS} characters, got {len(body)}")
+    return body
+
+
+def check_worker_id(worker_id: str | None) -> str | None:
+    """``worker_id`` if it is ``None`` or a non-empty string of at most
+    :data:`MAX_WORKER_ID` printable characters, else a ``ValueError`` saying why."""
+    if worker_id is None:
+        return None
+    if (
+        not isinstance(worker_id, str)
+        or not 0 < len(worker_id) <= MAX_WORKER_ID
+        or not worker_id.isprintable()
+    ):
+        raise ValueError(
+            f"a worker id is a string of 1 to {MAX_WORKER_ID} printable characters, "
+            f"got {worker_id!r}"
+        )
+    return worker_id
 
 
 def utcnow() -> datetime:
@@ -67,7 +150,8 @@ class StudyRecord:
     ``define_by_run`` studies were created without a space; their ``space`` holds the
     parameters their trials have suggested so far. ``budget``, ``stopper`` and
     ``stopper_kwargs`` are the multi-fidelity settings (``None`` / empty without them);
-    ``owner`` is ``None`` for a study driven in-process, else who drives it (a server).
+    ``owner`` is ``None`` for a study driven in-process, else who drives it (a server);
+    ``stopped_at`` is when the study was stopped (``None``: it runs).
     """
 
     study_id: int
@@ -86,14 +170,19 @@ class StudyRecord:
     stopper: str | None = None
     stopper_kwargs: dict[str, Any] = field(default_factory=dict)
     owner: str | None = None
+    stopped_at: datetime | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_at is not None
 
 
 @dataclass(frozen=True)
 class StudySummary:
     """A study at a glance, computed by the storage from aggregates: trial counts by
     state (every state present, zeros included), the best COMPLETE value for the study's
-    direction and its trial number, and the time of the last change to any trial (start,
-    heartbeat or finish; ``None`` without trials)."""
+    direction and its trial number, the time of the last change to any trial (start,
+    heartbeat or finish; ``None`` without trials), and when the study was stopped."""
 
     study_id: int
     name: str
@@ -105,10 +194,21 @@ class StudySummary:
     last_activity: datetime | None = None
     created_at: datetime | None = None
     owner: str | None = None
+    stopped_at: datetime | None = None
 
     @property
     def n_trials(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class StudyNote:
+    """A study's Markdown note, its version (``0``: never written; bumped by every save)
+    and when it was last saved."""
+
+    body: str = ""
+    version: int = 0
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +240,14 @@ class ComparisonRecord:
     reference: float | None = None
     created_at: datetime | None = None
     members: tuple[ComparisonMember, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearcherState:
+    """A study's saved searcher state and its version (``0``: never saved)."""
+
+    state: dict[str, Any] | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -209,8 +317,29 @@ class Storage(ABC):
         """Replace the space of a define-by-run study (it grows as parameters appear)."""
 
     @abstractmethod
-    def save_searcher_state(self, study_id: int, state: dict[str, Any]) -> None:
-        """Persist the searcher's JSON state (only what trials cannot rebuild)."""
+    def save_searcher_state(
+        self, study_id: int, state: dict[str, Any], *, expected_version: int | None = None
+    ) -> int:
+        """Persist the searcher's JSON state (only what trials cannot rebuild) and return
+        its new version. With ``expected_version``, save only if that is the stored
+        version (else :class:`SearcherStateConflict`, nothing changed)."""
+
+    @abstractmethod
+    def load_searcher_state(self, study_id: int) -> SearcherState:
+        """The saved searcher state and its version, read together."""
+
+    #: whether :meth:`study_lock` excludes other processes using the same database too
+    study_lock_is_shared: bool = False
+
+    @contextlib.contextmanager
+    def study_lock(self, study_id: int) -> Iterator[None]:
+        """Hold the study's lock (see the module docstring). This default is an in-process
+        lock per study and storage object; backends shared between processes override it."""
+        with _LOCKS_GUARD:
+            locks: dict[int, threading.Lock] = self.__dict__.setdefault("_hpo_study_locks", {})
+            lock = locks.setdefault(int(study_id), threading.Lock())
+        with lock:
+            yield
 
     @abstractmethod
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
@@ -230,15 +359,24 @@ class Storage(ABC):
         heartbeat: bool = False,
         suggestion_id: str | None = None,
         searcher_info: dict[str, Any] | None = None,
+        worker_id: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         """Add a trial with the next number; RUNNING trials get their start time now, and
         their first heartbeat when ``heartbeat`` is true. ``suggestion_id`` and
-        ``searcher_info`` (JSON) record the searcher's ask it evaluates."""
+        ``searcher_info`` (JSON) record the searcher's ask it evaluates; ``worker_id`` the
+        worker that asked for it; ``user_attrs`` are written with the trial, atomically."""
 
     @abstractmethod
-    def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
+    def pop_waiting_trial(
+        self, study_id: int, *, heartbeat: bool = False, worker_id: str | None = None
+    ) -> FrozenTrial | None:
         """Atomically turn the oldest WAITING trial into RUNNING and return it (with its
-        first heartbeat when ``heartbeat`` is true)."""
+        first heartbeat when ``heartbeat`` is true, and ``worker_id`` recorded)."""
+
+    @abstractmethod
+    def worker_trials(self, study_id: int, worker_id: str) -> list[FrozenTrial]:
+        """The RUNNING trials asked for by ``worker_id``, in number order."""
 
     @abstractmethod
     def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
@@ -310,6 +448,39 @@ class Storage(ABC):
             failed.append(number)
         return failed
 
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set one JSON-serializable user attribute of a study (``Study.set_user_attr``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot set study attributes")
+
+    # --- control and notes (the dashboard) ----------------------------------------------
+    def set_study_stopped(self, study_id: int, stopped: bool) -> datetime | None:
+        """Stop the study (``True``: no new trial opens; the first stop's time is kept) or
+        resume it (``False``); returns its ``stopped_at``. StudyNotFoundError if none."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stop studies")
+
+    def is_study_stopped(self, study_id: int) -> bool:
+        """Whether the study is stopped (what a driver checks before opening trials)."""
+        return self.get_study_by_id(study_id).stopped_at is not None
+
+    def get_study_note(self, study_id: int) -> StudyNote:
+        """The study's note (empty, version 0, when never written)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot keep study notes")
+
+    def set_study_note(
+        self, study_id: int, body: str, *, expected_version: int | None = None
+    ) -> StudyNote:
+        """Replace the study's note (at most :data:`MAX_NOTE_CHARS` characters) and return
+        it with its new version; with ``expected_version``, only if that is the stored
+        version (else :class:`StudyNoteConflict`, nothing changed)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot keep study notes")
+
+    def add_trial(self, study_id: int, trial: FrozenTrial) -> FrozenTrial:
+        """Store a finished trial as given (``Study.add_trial``, imports): its state,
+        value, metrics, intermediate values, user attributes, error and *its own* start
+        and completion times, under the next number (``trial.number`` is ignored), in one
+        change. Returns the stored trial."""
+        raise NotImplementedError(f"{type(self).__name__} cannot add finished trials")
+
     # --- comparisons -------------------------------------------------------------------
     @abstractmethod
     def create_comparison(
@@ -349,9 +520,14 @@ class Storage(ABC):
         :class:`~hpo.exceptions.ComparisonNotFoundError` if none."""
 
     # --- lifecycle ---------------------------------------------------------------------
-    def enqueue_trial(self, study_id: int, params: dict[str, Any]) -> FrozenTrial:
-        """Add a WAITING trial holding ``params``, to be evaluated before new suggestions."""
-        return self.create_trial(study_id, params=params, state=TrialState.WAITING)
+    def enqueue_trial(
+        self, study_id: int, params: dict[str, Any], *, user_attrs: dict[str, Any] | None = None
+    ) -> FrozenTrial:
+        """Add a WAITING trial holding ``params`` (and ``user_attrs``, in the same write), to
+        be evaluated before new suggestions."""
+        return self.create_trial(
+            study_id, params=params, state=TrialState.WAITING, user_attrs=user_attrs
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the storage must not be used afterwards."""

@@ -24,10 +24,16 @@ from hpo.storage.base import (
     DIRECTIONS,
     ComparisonMember,
     ComparisonRecord,
+    SearcherState,
+    SearcherStateConflict,
     Storage,
+    StudyNote,
+    StudyNoteConflict,
     StudyRecord,
     StudySummary,
     TrialBatch,
+    check_note,
+    check_worker_id,
     utcnow,
 )
 from hpo.trial import FrozenTrial, TrialState
@@ -43,6 +49,9 @@ class _StudyData:
     counts: dict[TrialState, int] = field(default_factory=lambda: dict.fromkeys(TrialState, 0))
     best: tuple[float, int] | None = None  # (value, number) of the best COMPLETE trial
     last_activity: datetime | None = None  # the latest trial start, heartbeat or finish
+    state_version: int = 0  # bumped by every save of the searcher state
+    workers: dict[int, str] = field(default_factory=dict)  # trial number -> who asked
+    note: StudyNote = field(default_factory=StudyNote)
 
     def track(self, old: FrozenTrial | None, new: FrozenTrial) -> None:
         """Update the counts, the best trial and the last activity for a write."""
@@ -62,7 +71,11 @@ class _StudyData:
 
 
 class InMemoryStorage(Storage):
-    """A dict-backed :class:`~hpo.storage.base.Storage` guarded by one lock."""
+    """A dict-backed :class:`~hpo.storage.base.Storage` guarded by one lock.
+
+    Only this process can use it, so its study lock excludes every user of the study."""
+
+    study_lock_is_shared = True
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -212,6 +225,7 @@ class InMemoryStorage(Storage):
                     last_activity=d.last_activity,
                     created_at=d.record.created_at,
                     owner=d.record.owner,
+                    stopped_at=d.record.stopped_at,
                 )
                 for d in chosen
             ]
@@ -221,12 +235,71 @@ class InMemoryStorage(Storage):
             data = self._study(study_id)
             data.record = StudyRecord(**{**data.record.__dict__, "space": space})
 
-    def save_searcher_state(self, study_id: int, state: dict[str, Any]) -> None:
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
         with self._lock:
             data = self._study(study_id)
+            attrs = {**data.record.user_attrs, key: copy.deepcopy(value)}
+            data.record = StudyRecord(**{**data.record.__dict__, "user_attrs": attrs})
+
+    def set_study_stopped(self, study_id: int, stopped: bool) -> datetime | None:
+        with self._lock:
+            data = self._study(study_id)
+            when = (data.record.stopped_at or utcnow()) if stopped else None
+            data.record = StudyRecord(**{**data.record.__dict__, "stopped_at": when})
+            return when
+
+    def is_study_stopped(self, study_id: int) -> bool:
+        with self._lock:
+            return self._study(study_id).record.stopped_at is not None
+
+    def get_study_note(self, study_id: int) -> StudyNote:
+        with self._lock:
+            return self._study(study_id).note
+
+    def set_study_note(
+        self, study_id: int, body: str, *, expected_version: int | None = None
+    ) -> StudyNote:
+        check_note(body)
+        with self._lock:
+            data = self._study(study_id)
+            if expected_version is not None and expected_version != data.note.version:
+                raise StudyNoteConflict(
+                    f"the note of study {data.record.name!r} is at version "
+                    f"{data.note.version}, not {expected_version}: someone else saved it"
+                )
+            data.note = StudyNote(body, data.note.version + 1, utcnow())
+            return data.note
+
+    def add_trial(self, study_id: int, trial: FrozenTrial) -> FrozenTrial:
+        if not trial.state.is_finished:
+            raise ValueError(f"add_trial stores finished trials, got {trial.state}")
+        with self._lock:
+            data = self._study(study_id)
+            added = self._snapshot(trial).evolve(
+                number=len(data.trials), heartbeat=None, suggestion_id=None, searcher_info={}
+            )
+            return self._snapshot(self._put(data, added))
+
+    def save_searcher_state(
+        self, study_id: int, state: dict[str, Any], *, expected_version: int | None = None
+    ) -> int:
+        with self._lock:
+            data = self._study(study_id)
+            if expected_version is not None and expected_version != data.state_version:
+                raise SearcherStateConflict(
+                    f"the searcher state of study {data.record.name!r} is at version "
+                    f"{data.state_version}, not {expected_version}: another process saved it"
+                )
             data.record = StudyRecord(
                 **{**data.record.__dict__, "searcher_state": copy.deepcopy(state)}
             )
+            data.state_version += 1
+            return data.state_version
+
+    def load_searcher_state(self, study_id: int) -> SearcherState:
+        with self._lock:
+            data = self._study(study_id)
+            return SearcherState(copy.deepcopy(data.record.searcher_state), data.state_version)
 
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
         with self._lock:
@@ -249,9 +322,12 @@ class InMemoryStorage(Storage):
         heartbeat: bool = False,
         suggestion_id: str | None = None,
         searcher_info: dict[str, Any] | None = None,
+        worker_id: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         if state not in (TrialState.RUNNING, TrialState.WAITING):
             raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
+        check_worker_id(worker_id)
         with self._lock:
             data = self._study(study_id)
             now = utcnow()
@@ -266,15 +342,23 @@ class InMemoryStorage(Storage):
                 searcher_time=searcher_time,
                 suggestion_id=suggestion_id,
                 searcher_info=copy.deepcopy(searcher_info or {}),
+                user_attrs=copy.deepcopy(user_attrs or {}),
             )
+            if worker_id is not None and state is TrialState.RUNNING:
+                data.workers[trial.number] = worker_id
             return self._snapshot(self._put(data, trial))
 
-    def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
+    def pop_waiting_trial(
+        self, study_id: int, *, heartbeat: bool = False, worker_id: str | None = None
+    ) -> FrozenTrial | None:
+        check_worker_id(worker_id)
         with self._lock:
             data = self._study(study_id)
             for trial in data.trials:
                 if trial.state is TrialState.WAITING:
                     now = utcnow()
+                    if worker_id is not None:
+                        data.workers[trial.number] = worker_id
                     return self._snapshot(
                         self._put(
                             data,
@@ -286,6 +370,15 @@ class InMemoryStorage(Storage):
                         )
                     )
             return None
+
+    def worker_trials(self, study_id: int, worker_id: str) -> list[FrozenTrial]:
+        with self._lock:
+            data = self._study(study_id)
+            return [
+                self._snapshot(data.trials[n])
+                for n, w in sorted(data.workers.items())
+                if w == worker_id and data.trials[n].state is TrialState.RUNNING
+            ]
 
     def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
         with self._lock:
@@ -348,6 +441,7 @@ class InMemoryStorage(Storage):
                 error=error,
                 datetime_complete=utcnow(),
             )
+            data.workers.pop(number, None)
             return self._snapshot(self._put(data, done))
 
     def get_trial(self, study_id: int, number: int) -> FrozenTrial:

@@ -26,6 +26,13 @@ How the contract of :mod:`hpo.storage.base` is kept, across threads and processe
 * **Schema** changes go through the Alembic migrations in ``hpo/storage/migrations``;
   opening a storage upgrades the database to the newest revision (under a PostgreSQL
   advisory lock, or SQLite's write lock) and refuses a database newer than this code.
+* **Study locks** (server replicas): on PostgreSQL, ``study_lock`` takes this process's
+  lock for the study, then a transaction-level advisory lock keyed by the schema and the
+  study id on a connection of its own, held until the block ends; the database releases
+  it if the process dies. SQLite's study lock covers this process only
+  (``study_lock_is_shared`` is false), which is why a server on SQLite runs one process.
+* **Searcher state** carries a version bumped in the same ``UPDATE``; a compare-and-set
+  save adds ``AND searcher_state_version = :expected``.
 * **Cost.** An ask is a read (changes since the last look) and two short write
   transactions (a counter, the new trial); a tell is one write transaction. Statements are
   prebuilt (:mod:`hpo.storage._queries`) and connections pooled.
@@ -60,15 +67,21 @@ from hpo.storage._engine import (
     make_engine,
     upgrade_to_head,
 )
-from hpo.storage._schema import comparison_studies, comparisons, studies
+from hpo.storage._schema import comparison_studies, comparisons, studies, study_notes
 from hpo.storage.base import (
     DIRECTIONS,
     ComparisonMember,
     ComparisonRecord,
+    SearcherState,
+    SearcherStateConflict,
     Storage,
+    StudyNote,
+    StudyNoteConflict,
     StudyRecord,
     StudySummary,
     TrialBatch,
+    check_note,
+    check_worker_id,
     utcnow,
 )
 from hpo.trial import FrozenTrial, TrialState
@@ -111,6 +124,7 @@ class SQLStorage(Storage):
         self._read_lock: contextlib.AbstractContextManager[Any] = (
             lock if is_memory_sqlite(self._engine.url) else nolock
         )
+        self.study_lock_is_shared = self._dialect == "postgresql"
         self._next_counter = q.next_counter(self._dialect)
         self._put_intermediate = q.put_intermediate(self._dialect)
         try:
@@ -331,8 +345,107 @@ class SQLStorage(Storage):
     def set_study_space(self, study_id: int, space: Space) -> None:
         self._update_study(study_id, space=space.to_json())
 
-    def save_searcher_state(self, study_id: int, state: dict[str, Any]) -> None:
-        self._update_study(study_id, searcher_state=q.json_copy(state))
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._write() as conn:
+            self._bump(conn, study_id)  # the study row locked: read-modify-write is safe
+            attrs = conn.execute(
+                sa.select(studies.c.user_attrs).where(studies.c.id == study_id)
+            ).scalar()
+            attrs = {**(attrs or {}), key: q.json_copy(value)}
+            conn.execute(
+                sa.update(studies).where(studies.c.id == study_id).values(user_attrs=attrs)
+            )
+
+    def set_study_stopped(self, study_id: int, stopped: bool) -> datetime | None:
+        with self._write() as conn:
+            if stopped:
+                when = conn.execute(q.STOP_STUDY, {"p_study": study_id, "p_now": utcnow()})
+                stopped_at = when.scalar()
+            else:
+                stopped_at = None
+                if conn.execute(q.RESUME_STUDY, {"p_study": study_id}).scalar() is None:
+                    raise _no_study(study_id)
+        if stopped and stopped_at is None:
+            raise _no_study(study_id)
+        return stopped_at
+
+    def is_study_stopped(self, study_id: int) -> bool:
+        with self._read() as conn:
+            row = conn.execute(q.STUDY_STOPPED_AT, {"p_study": study_id}).first()
+        if row is None:
+            raise _no_study(study_id)
+        return row.stopped_at is not None
+
+    def get_study_note(self, study_id: int) -> StudyNote:
+        with self._read() as conn:
+            row = conn.execute(q.STUDY_NOTE, {"p_study": study_id}).first()
+            if row is None:
+                self._study_name(conn, study_id)  # StudyNotFoundError for a missing study
+                return StudyNote()
+        return StudyNote(row.body, int(row.version), row.updated_at)
+
+    def set_study_note(
+        self, study_id: int, body: str, *, expected_version: int | None = None
+    ) -> StudyNote:
+        check_note(body)
+        now = utcnow()
+        with self._write() as conn:
+            # the study row locked (PostgreSQL): concurrent saves of one note queue here
+            locked = sa.select(studies.c.name).where(studies.c.id == study_id).with_for_update()
+            name = conn.execute(locked).scalar()
+            if name is None:
+                raise _no_study(study_id)
+            row = conn.execute(q.STUDY_NOTE, {"p_study": study_id}).first()
+            version = 0 if row is None else int(row.version)
+            if expected_version is not None and expected_version != version:
+                raise StudyNoteConflict(
+                    f"the note of study {name!r} is at version {version}, not "
+                    f"{expected_version}: someone else saved it"
+                )
+            values = {"body": body, "version": version + 1, "updated_at": now}
+            if row is None:
+                conn.execute(sa.insert(study_notes).values(study_id=study_id, **values))
+            else:
+                where = study_notes.c.study_id == study_id
+                conn.execute(sa.update(study_notes).where(where).values(**values))
+        return StudyNote(body, version + 1, now)
+
+    def save_searcher_state(
+        self, study_id: int, state: dict[str, Any], *, expected_version: int | None = None
+    ) -> int:
+        args: dict[str, Any] = {"p_study": study_id, "p_state": q.json_copy(state)}
+        stmt = q.SAVE_STATE
+        if expected_version is not None:
+            stmt, args["p_version"] = q.SAVE_STATE_IF, int(expected_version)
+        with self._write() as conn:
+            version = conn.execute(stmt, args).scalar()
+            if version is None:
+                stored = conn.execute(q.SEARCHER_STATE, args).first()
+                if stored is None:
+                    raise _no_study(study_id)
+                name = self._study_name(conn, study_id)
+                raise SearcherStateConflict(
+                    f"the searcher state of study {name!r} is at version {stored[1]}, not "
+                    f"{expected_version}: another process saved it"
+                )
+        return int(version)
+
+    def load_searcher_state(self, study_id: int) -> SearcherState:
+        with self._read() as conn:
+            row = conn.execute(q.SEARCHER_STATE, {"p_study": study_id}).first()
+        if row is None:
+            raise _no_study(study_id)
+        return SearcherState(row[0], int(row[1]))
+
+    @contextlib.contextmanager
+    def study_lock(self, study_id: int) -> Iterator[None]:
+        with super().study_lock(study_id):
+            if self._dialect != "postgresql":
+                yield
+                return
+            with self._engine.begin() as conn:
+                conn.execute(q.STUDY_ADVISORY_LOCK, {"p_study": int(study_id)})
+                yield
 
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
         with self._read() as conn:
@@ -358,13 +471,17 @@ class SQLStorage(Storage):
         heartbeat: bool = False,
         suggestion_id: str | None = None,
         searcher_info: dict[str, Any] | None = None,
+        worker_id: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         if state not in (TrialState.RUNNING, TrialState.WAITING):
             raise ValueError(f"a new trial is RUNNING or WAITING, got {state}")
+        check_worker_id(worker_id)
         now = utcnow() if state is TrialState.RUNNING else None
         beat = now if heartbeat else None
         params = q.json_copy(params)
         info = q.json_copy(searcher_info or {})
+        attrs = q.json_copy(user_attrs or {})
         bump_args: dict[str, Any] = {"p_study": study_id}
         if now is None:
             bump = q.BUMP_SEQ_AND_NUMBER
@@ -382,7 +499,7 @@ class SQLStorage(Storage):
                 "state": state.value,
                 "params": params,
                 "metrics": {},
-                "user_attrs": {},
+                "user_attrs": attrs,
                 "datetime_start": now,
                 "heartbeat": beat,
                 "budget": budget,
@@ -391,6 +508,7 @@ class SQLStorage(Storage):
                 "seq": seq,
                 "suggestion_id": suggestion_id,
                 "searcher_info": info,
+                "worker_id": worker_id if state is TrialState.RUNNING else None,
             }
             conn.execute(q.INSERT_TRIAL, row)
         return FrozenTrial(
@@ -404,21 +522,80 @@ class SQLStorage(Storage):
             searcher_time=searcher_time,
             suggestion_id=suggestion_id,
             searcher_info=q.json_copy(info),
+            user_attrs=q.json_copy(attrs),
         )
 
-    def pop_waiting_trial(self, study_id: int, *, heartbeat: bool = False) -> FrozenTrial | None:
+    def add_trial(self, study_id: int, trial: FrozenTrial) -> FrozenTrial:
+        if not trial.state.is_finished:
+            raise ValueError(f"add_trial stores finished trials, got {trial.state}")
+        activity = trial.datetime_complete or trial.datetime_start
+        bump_args: dict[str, Any] = {"p_study": study_id}
+        if activity is None:
+            bump = q.BUMP_SEQ_AND_NUMBER
+        else:
+            bump, bump_args["p_now"] = q.BUMP_SEQ_AND_NUMBER_ACTIVE, activity
+        with self._write() as conn:
+            bumped = conn.execute(bump, bump_args).first()
+            if bumped is None:
+                raise _no_study(study_id)
+            seq, n_trials = bumped
+            number = int(n_trials) - 1
+            row = {
+                "study_id": study_id,
+                "number": number,
+                "state": trial.state.value,
+                "params": q.json_copy(trial.params),
+                "value": None if trial.value is None else float(trial.value),
+                "metrics": q.json_copy(dict(trial.metrics)),
+                "user_attrs": q.json_copy(dict(trial.user_attrs)),
+                "datetime_start": trial.datetime_start,
+                "datetime_complete": trial.datetime_complete,
+                "error": trial.error,
+                "budget": trial.budget,
+                "parent": trial.parent,
+                "searcher_time": trial.searcher_time,
+                "seq": seq,
+                "searcher_info": {},
+            }
+            key = conn.execute(q.INSERT_TRIAL, row).inserted_primary_key
+            assert key is not None
+            for step, value in sorted(trial.intermediate_values.items()):
+                args = {"p_trial": int(key[0]), "p_step": int(step), "p_value": float(value)}
+                conn.execute(self._put_intermediate, args)
+            stored = conn.execute(q.TRIAL, {"p_study": study_id, "p_number": number}).first()
+            assert stored is not None
+            return self._frozen(conn, stored)
+
+    def pop_waiting_trial(
+        self, study_id: int, *, heartbeat: bool = False, worker_id: str | None = None
+    ) -> FrozenTrial | None:
+        check_worker_id(worker_id)
         now = utcnow()
         try:
             with self._write() as conn:
                 seq = self._bump(conn, study_id, now)  # the study row locked: one caller wins
                 beat = now if heartbeat else None
-                args = {"p_study": study_id, "p_seq": seq, "p_now": now, "p_now2": beat}
+                args = {
+                    "p_study": study_id,
+                    "p_seq": seq,
+                    "p_now": now,
+                    "p_now2": beat,
+                    "p_worker": worker_id,
+                }
                 row = conn.execute(q.START_WAITING, args).first()
                 if row is None:
                     raise _NoWaitingTrial
                 return self._frozen(conn, row)
         except _NoWaitingTrial:
             return None
+
+    def worker_trials(self, study_id: int, worker_id: str) -> list[FrozenTrial]:
+        with self._read() as conn:
+            args = {"p_study": study_id, "p_worker": worker_id}
+            rows = conn.execute(q.WORKER_TRIALS, args).all()
+            if not rows:
+                self._study_name(conn, study_id)  # StudyNotFoundError for a missing study
+            return [self._frozen(conn, row) for row in rows]
 
     def set_trial_param(self, study_id: int, number: int, name: str, value: Any) -> None:
         self._update_json(study_id, number, "params", name, q.json_copy(value))
@@ -524,8 +701,9 @@ class SQLStorage(Storage):
             cursor = max(int(rows[0].cursor), since)
             if rows[0].id is None:  # the study has no changed trial
                 return TrialBatch(trials=[], cursor=cursor)
-            for trial_id, step, value in conn.execute(values_stmt, args):
-                values.setdefault(trial_id, {})[step] = value
+            if any(r.has_values for r in rows):  # one query for all, only when needed
+                for trial_id, step, value in conn.execute(values_stmt, args):
+                    values.setdefault(trial_id, {})[step] = value
         batch = [q.frozen_trial(r, values.get(r.id)) for r in rows]
         if since:
             batch.sort(key=lambda t: t.number)

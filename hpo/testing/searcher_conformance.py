@@ -919,6 +919,40 @@ class SearcherConformance:
         assert runs[0] == runs[1], "define-by-run with a seed must be reproducible"
         _assert_distinct(runs[0], "define-by-run trials")
 
+    def test_define_by_run_dynamic_and_degenerate_ranges(self, spec: SearcherSpec) -> None:
+        """Optuna-style code: a range that depends on an earlier parameter, a degenerate
+        range (a fixed value), a step that does not divide its range (lowered, with a
+        warning): every trial completes inside the range it asked for, reproducibly, and
+        the study's space records the smallest range holding every trial's."""
+        if not spec.supports("define_by_run"):
+            return
+        asked: dict[int, dict[str, tuple[float, float]]] = {}
+
+        def objective(trial: hpo.Trial) -> float:
+            n = trial.suggest_int("n", 1, 4)
+            k = trial.suggest_int("k", 1, n)  # [1, 1] when n == 1: a fixed value
+            one = trial.suggest_float("one", 2.5, 2.5)
+            lr = trial.suggest_float("lr", 0.0, 1.0, step=0.3)  # high lowered to 0.9
+            asked[trial.number] = {"k": (1, n)}
+            return (k - 2) ** 2 + (lr - 0.6) ** 2 + one
+
+        runs = []
+        for _ in range(2):
+            study = spec.create_study(seed=24)
+            with pytest.warns(UserWarning, match="does not divide the range"):
+                study.optimize(objective, n_trials=10, progress=False)
+            trials = study.trials
+            assert all(t.state is TrialState.COMPLETE for t in trials), [t.error for t in trials]
+            for t in trials:
+                low, high = asked[t.number]["k"]
+                assert low <= t.params["k"] <= high and t.params["one"] == 2.5
+                assert t.params["lr"] in (0.0, 0.3, 0.6, 0.9) or math.isclose(t.params["lr"], 0.9)
+            assert study.space["k"] == Int(1, max(t.params["n"] for t in trials))
+            assert study.space["one"] == Float(2.5, 2.5)
+            assert study.space["lr"] == Float(0.0, 0.9, step=0.3)
+            runs.append(_configs(trials))
+        assert runs[0] == runs[1], "define-by-run with a seed must be reproducible"
+
     def test_suggest_param_unit(self, spec: SearcherSpec) -> None:
         """Define-by-run values for every parameter flavour: inside the parameter and
         reproducible per seed, or (unsupported) a clear error for each of them."""

@@ -39,9 +39,30 @@ from hpo.exceptions import (
 )
 from hpo.space import Categorical, Float, Int, Space
 from hpo.storage import Storage, StudyRecord, StudySummary, get_storage
+from hpo.storage.base import MAX_NOTE_CHARS, SearcherStateConflict, StudyNote, StudyNoteConflict
 from hpo.trial import FrozenTrial, TrialState
 
 StorageFactory = Callable[[], Storage]
+
+#: the cases a server's storage (:class:`hpo.storage.http.HTTPStorage`) passes: reads and
+#: creates; raw trial writes, counters, owners and searcher states belong to the server
+REMOTE_CASES: frozenset[str] = frozenset(
+    {
+        "test_enqueued_trials_read_incrementally",
+        "test_summary_and_records_of_a_plain_study",
+        "test_duplicate_name_is_refused",
+        "test_invalid_direction_is_refused",
+        "test_list_studies_oldest_first",
+        "test_comparison_round_trip",
+        "test_comparison_seen_by_another_handle",
+        "test_comparison_without_optimum",
+        "test_deleting_a_study_leaves_its_comparison",
+        "test_duplicate_comparison_member_is_refused",
+        "test_duplicate_comparison_name_is_refused",
+        "test_list_comparisons_oldest_first_with_members",
+        "test_missing_comparison",
+    }
+)
 
 N_THREADS = 4
 PER_THREAD = 25
@@ -67,6 +88,19 @@ def open_storages(url: str | None) -> Iterator[StorageFactory]:
     finally:
         for storage in opened:
             storage.close()
+
+
+def only_cases(cases: frozenset[str]) -> Callable[[type], type]:
+    """A class decorator keeping only the test methods named in ``cases`` (for backends
+    that offer part of the contract, e.g. the HTTP storage: :data:`REMOTE_CASES`)."""
+
+    def restrict(cls: type) -> type:
+        for name in dir(cls):
+            if name.startswith("test_") and name not in cases:
+                setattr(cls, name, None)  # not callable: pytest does not collect it
+        return cls
+
+    return restrict
 
 
 def rich_space() -> Space:
@@ -198,6 +232,8 @@ class StorageConformance:
             lambda: storage.set_study_owner(missing, "server"),
             lambda: storage.heartbeat_trials(missing, [0]),
             lambda: storage.heartbeat_trials(missing, []),
+            lambda: storage.load_searcher_state(missing),
+            lambda: storage.worker_trials(missing, "w"),
         ]
         for call in calls:
             with pytest.raises(StudyNotFoundError):
@@ -315,6 +351,19 @@ class StorageConformance:
             )
         ]
         assert storage.study_summaries()[0].n_trials == 0
+
+    def test_trials_are_created_with_their_attributes_in_one_write(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        sid = study.study_id
+        queued = storage.enqueue_trial(sid, {"x": 1}, user_attrs={"retry_of": 3, "tag": ["a"]})
+        assert queued.user_attrs == {"retry_of": 3, "tag": ["a"]}
+        running = storage.create_trial(sid, params={}, user_attrs={"k": {"v": None}})
+        assert storage.get_trial(sid, running.number).user_attrs == {"k": {"v": None}}
+        started = storage.pop_waiting_trial(sid)
+        assert started is not None and started.number == queued.number
+        assert started.user_attrs == {"retry_of": 3, "tag": ["a"]}
+        assert storage.create_trial(sid, params={}).user_attrs == {}
 
     def test_summary_counts_every_state(self, storage: Storage, study: StudyRecord) -> None:
         sid = study.study_id
@@ -925,6 +974,172 @@ class StorageConformance:
         assert storage.next_counter(other.study_id, "a") == 0
         assert storage.next_counter(sid, "a") == 3
 
+    # --- reads and writes any backend offers (the HTTP storage included) -----------------
+    @staticmethod
+    def _plain_study(storage: Storage, name: str = "plain") -> StudyRecord:
+        space = Space({"x": Float(0.0, 1.0), "k": Categorical(["a", "b"])})
+        return storage.create_study(name, direction="minimize", space=space, searcher="random")
+
+    def test_enqueued_trials_read_incrementally(self, storage: Storage) -> None:
+        sid = self._plain_study(storage).study_id
+        cursor = storage.get_trials(sid).cursor
+        for i in range(3):
+            trial = storage.enqueue_trial(sid, {"x": i / 4, "k": "a"})
+            assert (trial.number, trial.state) == (i, TrialState.WAITING)
+        batch = storage.get_trials(sid, since=cursor)
+        assert [t.number for t in batch.trials] == [0, 1, 2]
+        storage.report(sid, 1, 2, 0.5)
+        storage.set_trial_user_attr(sid, 1, "note", {"a": [1, None]})
+        done = storage.finish_trial(sid, 1, TrialState.COMPLETE, value=0.25, metrics={"m": 1.0})
+        assert (done.state, done.value, done.metrics) == (TrialState.COMPLETE, 0.25, {"m": 1.0})
+        later = storage.get_trials(sid, since=batch.cursor)
+        assert [t.number for t in later.trials] == [1] and later.cursor > batch.cursor
+        assert later.trials[0] == storage.get_trial(sid, 1) == done
+        assert done.intermediate_values == {2: 0.5} and done.user_attrs == {
+            "note": {"a": [1, None]}
+        }
+        assert storage.get_trials(sid, since=later.cursor).trials == []
+        waiting = storage.get_trials(sid, states=[TrialState.WAITING]).trials
+        assert [t.number for t in waiting] == [0, 2]
+        assert storage.count_trials(sid) == 3
+        assert storage.count_trials(sid, [TrialState.COMPLETE, TrialState.FAILED]) == 1
+        with pytest.raises(TrialFinishedError):
+            storage.finish_trial(sid, 1, TrialState.COMPLETE, value=0.5)
+        with pytest.raises(TrialNotFoundError):
+            storage.get_trial(sid, 7)
+
+    def test_summary_and_records_of_a_plain_study(self, storage: Storage) -> None:
+        record = self._plain_study(storage)
+        sid = record.study_id
+        for i in range(2):
+            storage.enqueue_trial(sid, {"x": i / 2, "k": "b"})
+            storage.finish_trial(sid, i, TrialState.COMPLETE, value=float(i))
+        (summary,) = storage.study_summaries([sid])
+        assert (summary.name, summary.best_value, summary.best_number) == ("plain", 0.0, 0)
+        assert summary.counts["COMPLETE"] == 2 and summary.n_trials == 2
+        assert storage.get_study("plain").space == record.space
+        assert [r.name for r in storage.list_studies()] == ["plain"]
+        assert storage.heartbeat_trials(sid, [0, 1]) == []  # finished: skipped
+
+    # --- versioned searcher state, study locks, worker ids (server replicas) ----------------
+    def test_searcher_state_versions(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        other = storage.create_study("other", direction="minimize", space=None, searcher="grid")
+        initial = storage.load_searcher_state(sid)
+        assert (initial.state, initial.version) == (None, 0)
+        assert storage.save_searcher_state(sid, {"version": 1, "n": 1}) == 1
+        assert storage.save_searcher_state(sid, {"version": 1, "n": 2}) == 2
+        loaded = storage.load_searcher_state(sid)
+        assert (loaded.state, loaded.version) == ({"version": 1, "n": 2}, 2)
+        assert storage.get_study_by_id(sid).searcher_state == {"version": 1, "n": 2}
+        assert storage.load_searcher_state(other.study_id).version == 0  # per study
+        loaded.state["n"] = 99  # type: ignore[index]  # a snapshot
+        assert storage.load_searcher_state(sid).state == {"version": 1, "n": 2}
+
+    def test_searcher_state_compare_and_set(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        assert storage.save_searcher_state(sid, {"n": 1}, expected_version=0) == 1
+        assert storage.save_searcher_state(sid, {"n": 2}, expected_version=1) == 2
+        with pytest.raises(SearcherStateConflict, match="version 2, not 1"):
+            storage.save_searcher_state(sid, {"n": 3}, expected_version=1)
+        assert storage.load_searcher_state(sid).state == {"n": 2}  # nothing changed
+        assert storage.load_searcher_state(sid).version == 2
+        with pytest.raises(StudyNotFoundError):
+            storage.save_searcher_state(987_654, {"n": 1}, expected_version=0)
+
+    def test_compare_and_set_loses_no_update_under_concurrency(
+        self, storage_factory: StorageFactory, study: StudyRecord
+    ) -> None:
+        handles = [storage_factory() for _ in range(N_THREADS)]
+        sid = study.study_id
+
+        def increment(i: int) -> None:
+            done = 0
+            while done < PER_THREAD // 5:
+                current = handles[i].load_searcher_state(sid)
+                n = (current.state or {}).get("n", 0)
+                try:
+                    handles[i].save_searcher_state(
+                        sid, {"n": n + 1}, expected_version=current.version
+                    )
+                except SearcherStateConflict:
+                    continue
+                done += 1
+
+        _run_threads(increment)
+        final = handles[0].load_searcher_state(sid)
+        assert final.state == {"n": N_THREADS * (PER_THREAD // 5)}
+        assert final.version == N_THREADS * (PER_THREAD // 5)
+
+    def test_study_lock_excludes_other_holders(
+        self, storage_factory: StorageFactory, study: StudyRecord
+    ) -> None:
+        first = storage_factory()
+        # handles stand in for processes only where the lock is shared between processes
+        handles = [storage_factory() if first.study_lock_is_shared else first for _ in range(3)]
+        sid = study.study_id
+        inside: list[int] = []
+        overlaps: list[int] = []
+
+        def critical(i: int) -> None:
+            for _ in range(5):
+                with handles[i].study_lock(sid):
+                    inside.append(i)
+                    if len(inside) > 1:
+                        overlaps.append(i)
+                    state = handles[i].load_searcher_state(sid).state or {}
+                    time.sleep(0.001)  # widen the window a lost update would need
+                    handles[i].save_searcher_state(sid, {"n": state.get("n", 0) + 1})
+                    inside.remove(i)
+
+        _run_threads(critical, n=3)
+        assert overlaps == []
+        assert handles[0].load_searcher_state(sid).state == {"n": 15}
+
+    def test_study_lock_is_per_study_and_reentrant_across_calls(
+        self, storage: Storage, study: StudyRecord
+    ) -> None:
+        other = storage.create_study("other", direction="minimize", space=None, searcher="grid")
+        got_other = threading.Event()
+
+        def take_other() -> None:
+            with storage.study_lock(other.study_id):
+                got_other.set()
+
+        with storage.study_lock(study.study_id):
+            thread = threading.Thread(target=take_other)
+            thread.start()
+            assert got_other.wait(30), "another study's lock waited for this one"
+            thread.join()
+        with storage.study_lock(study.study_id):  # released: it can be taken again
+            pass
+
+    def test_worker_trials(self, storage: Storage, study: StudyRecord) -> None:
+        sid = study.study_id
+        assert storage.worker_trials(sid, "w1") == []
+        storage.create_trial(sid, params={"C": 1.0}, worker_id="w1")
+        storage.create_trial(sid, params={"C": 2.0}, worker_id="w2")
+        storage.create_trial(sid, params={"C": 3.0})
+        storage.enqueue_trial(sid, {"C": 4.0})
+        storage.create_trial(sid, params={"C": 5.0}, worker_id="w1", heartbeat=True)
+        popped = storage.pop_waiting_trial(sid, worker_id="w2")
+        assert popped is not None and popped.number == 3
+        mine = storage.worker_trials(sid, "w1")
+        assert [t.number for t in mine] == [0, 4]
+        assert mine[1] == storage.get_trial(sid, 4)
+        assert [t.number for t in storage.worker_trials(sid, "w2")] == [1, 3]
+        storage.finish_trial(sid, 0, TrialState.COMPLETE, value=1.0)
+        storage.finish_trial(sid, 3, TrialState.FAILED, error="x")
+        assert [t.number for t in storage.worker_trials(sid, "w1")] == [4]  # RUNNING only
+        assert [t.number for t in storage.worker_trials(sid, "w2")] == [1]
+        assert storage.worker_trials(sid, "nobody") == []
+        other = storage.create_study("other", direction="minimize", space=None, searcher="grid")
+        assert storage.worker_trials(other.study_id, "w1") == []  # per study
+        for bad in ("", "x" * 129, "tab\there"):
+            with pytest.raises(ValueError, match="worker id"):
+                storage.create_trial(sid, params={}, worker_id=bad)
+        assert storage.count_trials(sid) == 5
+
     def test_next_counter_unique_under_concurrency(
         self, storage_factory: StorageFactory, study: StudyRecord
     ) -> None:
@@ -1136,6 +1351,83 @@ class StorageConformance:
         storage.delete_comparison("other")
         storage.delete_comparison("cmp")
         assert storage.list_comparisons() == [] and storage.list_studies() == members
+
+    # --- stopped studies and notes (dashboard controls) ----------------------------------
+    def test_stop_and_resume_a_study(self, storage_factory: StorageFactory) -> None:
+        storage, other = storage_factory(), storage_factory()
+        study = storage.create_study("s", direction="minimize", space=None, searcher="random")
+        sid = study.study_id
+        assert study.stopped_at is None and not storage.is_study_stopped(sid)
+        (summary,) = storage.study_summaries([sid])
+        assert summary.stopped_at is None
+        stopped_at = storage.set_study_stopped(sid, True)
+        assert _aware_utc(stopped_at)
+        assert other.is_study_stopped(sid) and other.get_study_by_id(sid).stopped_at == stopped_at
+        assert other.get_study("s").stopped_at == stopped_at
+        assert other.study_summaries([sid])[0].stopped_at == stopped_at
+        assert storage.set_study_stopped(sid, True) == stopped_at  # the first stop is kept
+        storage.create_trial(sid, params={"x": 1})  # the storage itself still writes
+        assert storage.set_study_stopped(sid, False) is None
+        assert not other.is_study_stopped(sid) and other.get_study_by_id(sid).stopped_at is None
+        for missing in (
+            lambda: storage.set_study_stopped(sid + 1000, True),
+            lambda: storage.set_study_stopped(sid + 1000, False),
+            lambda: storage.is_study_stopped(sid + 1000),
+        ):
+            with pytest.raises(StudyNotFoundError):
+                missing()
+
+    def test_study_note_round_trip(self, storage_factory: StorageFactory) -> None:
+        storage, other = storage_factory(), storage_factory()
+        sid = storage.create_study(
+            "s", direction="minimize", space=None, searcher="random"
+        ).study_id
+        assert storage.get_study_note(sid) == StudyNote("", 0, None)
+        text = "# Findings\n\n* `C` matters — ünïcode, <b>raw</b> & 'quotes'\n"
+        first = storage.set_study_note(sid, text, expected_version=0)
+        assert (first.body, first.version) == (text, 1) and _aware_utc(first.updated_at)
+        assert other.get_study_note(sid) == first
+        with pytest.raises(StudyNoteConflict, match="version 1, not 0"):
+            other.set_study_note(sid, "stale edit", expected_version=0)
+        assert storage.get_study_note(sid) == first  # the refused save changed nothing
+        second = other.set_study_note(sid, "", expected_version=1)
+        assert (second.body, second.version) == ("", 2)
+        assert storage.set_study_note(sid, "last word").version == 3  # unconditional save
+        with pytest.raises(ValueError, match="at most"):
+            storage.set_study_note(sid, "x" * (MAX_NOTE_CHARS + 1))
+        with pytest.raises(StudyNotFoundError):
+            storage.get_study_note(sid + 1000)
+        with pytest.raises(StudyNotFoundError):
+            storage.set_study_note(sid + 1000, "x")
+        storage.delete_study("s")
+        again = storage.create_study("s", direction="minimize", space=None, searcher="random")
+        assert storage.get_study_note(again.study_id) == StudyNote("", 0, None)
+
+    def test_note_compare_and_set_loses_no_edit_under_concurrency(
+        self, storage_factory: StorageFactory
+    ) -> None:
+        first = storage_factory()
+        sid = first.create_study("s", direction="minimize", space=None, searcher="random").study_id
+        handles = [storage_factory() for _ in range(N_THREADS)]
+
+        def edit(i: int) -> None:
+            storage = handles[i]
+            for k in range(5):
+                while True:
+                    note = storage.get_study_note(sid)
+                    try:
+                        body = f"{note.body}{i}.{k};"
+                        storage.set_study_note(sid, body, expected_version=note.version)
+                        break
+                    except StudyNoteConflict:
+                        continue
+
+        _run_threads(edit)
+        note = first.get_study_note(sid)
+        assert note.version == 5 * N_THREADS
+        assert sorted(note.body.rstrip(";").split(";")) == sorted(
+            f"{i}.{k}" for i in range(N_THREADS) for k in range(5)
+        )
 
     def test_comparison_seen_by_another_handle(self, storage_factory: StorageFactory) -> None:
         writer, reader = storage_factory(), storage_factory()

@@ -127,7 +127,7 @@ def test_condition_implied_by_a_nested_parent_is_supported() -> None:
             r"'w'.*int parameter 'n'.*hpo\.Categorical",
         ),
         (
-            Space({"x": Float(0.0, 1.0), "w": Float(0.0, 1.0, when={"x": 0.5})}),
+            Space({"x": Float(0.0, 1.0, step=0.5), "w": Float(0.0, 1.0, when={"x": 0.5})}),
             r"'w'.*float parameter 'x'",
         ),
         (
@@ -146,8 +146,12 @@ def test_condition_implied_by_a_nested_parent_is_supported() -> None:
 @pytest.mark.parametrize("name", ["hyperopt:tpe", "hyperopt:rand"])
 def test_inexpressible_conditions_are_a_clear_error(name: str, space: Space, pattern: str) -> None:
     with pytest.raises(UnsupportedSpaceError, match=pattern) as info:
-        make_searcher(name, space, seed=0).ask(1)
+        make_searcher(name, space, seed=0)  # when built, not at the first ask
     assert name in str(info.value)
+    storage = hpo.storage.InMemoryStorage()
+    with pytest.raises(UnsupportedSpaceError):
+        hpo.create_study(space=space, searcher=name, storage=storage)
+    assert storage.list_studies() == []  # nothing stored
 
 
 # --- learning from told trials ------------------------------------------------------------------

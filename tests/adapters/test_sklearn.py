@@ -24,7 +24,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hpo
 from hpo.adapters.sklearn import DEFAULT_SEARCHER, HPOSearchCV
-from hpo.exceptions import DuplicateStudyError, UnknownSearcherError
+from hpo.exceptions import UnknownSearcherError
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)  # fast, well-conditioned fits
@@ -241,8 +241,19 @@ def test_study_is_persisted_in_sqlite_and_survives_pickling(sqlite_url: str) -> 
     restored = pickle.loads(pickle.dumps(search))
     assert restored.study_.name == "lr" and len(restored.study_.trials) == 3
     np.testing.assert_array_equal(restored.predict(X_IRIS), search.predict(X_IRIS))
-    with pytest.raises(DuplicateStudyError):
-        search.fit(X_IRIS, Y_IRIS)  # a new fit needs a new study name
+    search.fit(X_IRIS, Y_IRIS)  # refitting used to raise DuplicateStudyError
+    assert search.study_.name == "lr-2" and len(search.study_.trials) == 3
+    assert len(hpo.load_study("lr", sqlite_url).trials) == 3  # the first fit's, untouched
+
+
+def test_nested_cross_validation_with_a_stored_study(sqlite_url: str) -> None:
+    from sklearn.model_selection import cross_val_score
+
+    search = HPOSearchCV(logistic(), LOG_C, n_trials=2, storage=sqlite_url, study_name="cv")
+    scores = cross_val_score(search, X_IRIS, Y_IRIS, cv=3)  # one fit per outer fold
+    assert len(scores) == 3
+    names = sorted(r.name for r in hpo.storage.get_storage(sqlite_url).list_studies())
+    assert names == ["cv", "cv-2", "cv-3"]
 
 
 def test_in_memory_study_is_not_pickled() -> None:

@@ -22,6 +22,12 @@ GOOD: dict[str, dict[str, Any]] = {
         "l2_regularization": 1e-3,
     },
     "mlp_digits": {"width": 64, "depth": 1, "alpha": 1e-4, "learning_rate_init": 1e-2},
+    "cash_breast_cancer": {
+        "scaler": "standard",
+        "classifier": "svm",
+        "svm_C": 10.0,
+        "svm_gamma": 0.01,
+    },
 }
 
 
@@ -67,3 +73,15 @@ def test_another_seed_changes_the_folds_and_drops_the_optimum() -> None:
     assert problem.optimum is None
     assert problem.reference is not None and 0 < problem.reference < 0.5
     assert 0 < problem(GOOD["svm_wine"]) <= 1
+
+
+def test_cash_task_chooses_a_classifier_with_its_own_parameters() -> None:
+    problem = get_problem("cash_breast_cancer")
+    knn = {"scaler": "minmax", "classifier": "knn", "knn_neighbors": 7}
+    knn |= {"knn_weights": "distance", "knn_p": 2}
+    logreg = {"scaler": "none", "classifier": "logreg", "logreg_C": 1.0}
+    for config in (knn, logreg):
+        assert problem.space.contains(config)
+        assert problem.reference is not None and problem(config) > problem.reference + 0.2
+    assert problem.space.violations({**logreg, "svm_C": 1.0})  # inactive parameter set
+

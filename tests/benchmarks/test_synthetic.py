@@ -78,3 +78,56 @@ def test_problem_objective_runs_in_a_study() -> None:
 def test_unknown_problem_lists_the_available_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown problem 'brannin'.*branin"):
         get_problem("brannin")
+
+
+def test_new_shapes_reach_their_minima() -> None:
+    from hpo.benchmarks import synthetic as s
+
+    assert s.rastrigin(np.zeros(6)) == pytest.approx(0.0, abs=1e-12)
+    assert s.levy(np.ones(6)) == pytest.approx(0.0, abs=1e-12)
+    x = np.full(8, s.STYBLINSKI_TANG_ARGMIN)
+    assert s.styblinski_tang(x) == pytest.approx(8 * s.STYBLINSKI_TANG_MINIMUM_PER_DIM)
+    assert s.six_hump_camel(0.0898, -0.7126) == pytest.approx(s.SIX_HUMP_CAMEL_MINIMUM, abs=1e-6)
+    assert s.shekel(np.array([4.00075, 3.99951, 4.00075, 3.99951])) == pytest.approx(
+        s.SHEKEL_MINIMUM, abs=1e-6
+    )
+    _, centre = s._rotation(8, 7)
+    assert s.ellipsoid(centre) == 0.0 and s.ellipsoid(centre + 0.1) > 0.0
+    embedded = np.full(20, 0.9)
+    embedded[list(s.HARTMANN6IN20_DIMS)] = s.HARTMANN6_ARGMIN
+    problem = get_problem("hartmann6in20")
+    config = {f"x{i}": float(v) for i, v in enumerate(embedded)}
+    assert problem(config) == pytest.approx(s.HARTMANN6_MINIMUM, abs=1e-4)
+
+
+def test_noisy_problems_replay_their_noise_and_keep_the_clean_function() -> None:
+    problem = get_problem("hartmann6_noisy")
+    clean = get_problem("hartmann6")
+    assert problem.noise_free is not None and "noisy" in problem.tags
+    rng = np.random.default_rng(3)
+    configs = [problem.space.sample(rng) for _ in range(50)]
+    noise = np.array([problem(c) - clean(c) for c in configs])
+    assert all(problem(c) == problem(c) for c in configs[:5])  # same configuration, same draw
+    assert all(problem.noise_free(c) == clean(c) for c in configs)
+    assert problem.reference is not None and problem.optimum is not None
+    sd = 0.03 * (problem.reference - problem.optimum)
+    assert 0.5 * sd < float(np.std(noise)) < 1.5 * sd
+
+
+def test_conditional_problem_branches_and_optimum() -> None:
+    problem = get_problem("conditional")
+    best = {
+        "model": "net",
+        "lr": 1e-3,
+        "layers": 2,
+        "width": 128,
+        "dropout": 0.2,
+        "batch": 64,
+        "momentum": 0.9,
+    }
+    assert problem.space.contains(best)
+    assert problem(best) == pytest.approx(0.0, abs=1e-12)
+    tree = {"model": "tree", "depth": 7, "leaf": 0.2, "batch": 64, "momentum": 0.9}
+    assert problem(tree) == pytest.approx(0.12)
+    linear = {"model": "linear", "lr": 10**-1.5, "reg": 1e-3, "batch": 64, "momentum": 0.9}
+    assert problem(linear) == pytest.approx(0.35)

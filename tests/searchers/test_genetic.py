@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import hpo
 from hpo.benchmarks import get_problem
 from hpo.searchers import make_searcher
 from hpo.searchers._evolution import Individual, mutate, tournament, vary
@@ -288,3 +289,23 @@ def test_beats_random_search(problem_name: str, margin: float) -> None:
     genetic = np.median([_best_regret("genetic", problem_name, s, 150) for s in seeds])
     random = np.median([_best_regret("random", problem_name, s, 150) for s in seeds])
     assert genetic < margin * random, (genetic, random)
+
+
+def test_define_by_run_evolves_the_space_seen_so_far() -> None:
+    import math as _math
+
+    def objective(trial: hpo.Trial) -> float:
+        x = trial.suggest_float("x", -3.0, 3.0)
+        k = trial.suggest_categorical("k", ["a", "b"])
+        n = trial.suggest_int("n", 1, 3)
+        m = trial.suggest_int("m", 1, n)  # a dynamic range: sampled independently
+        return (x - 1) ** 2 + (k == "b") + m + _math.log(n)
+
+    study = hpo.create_study(searcher="genetic", seed=0, searcher_kwargs={"population_size": 6})
+    study.optimize(objective, n_trials=30, progress=False)
+    assert all(t.state is hpo.TrialState.COMPLETE for t in study.trials)
+    bred = [t for t in study.trials if "parents" in t.searcher_info]
+    assert bred and all(t.searcher_info["relative"] == ["x", "k", "n"] for t in bred)
+    assert all(1 <= t.params["m"] <= t.params["n"] for t in study.trials)
+    for child in bred:  # bred from earlier, complete trials of this study
+        assert all(study.trials[n].number < child.number for n in child.searcher_info["parents"])

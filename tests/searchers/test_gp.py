@@ -249,3 +249,70 @@ def test_pending_cleared_when_told_and_pi_acquisition_works() -> None:
     searcher.tell(finished_trial_for(6, asked[1], 0.5))
     pending = searcher.state_dict()["pending"]
     assert pending == [{"id": s.id, "config": s.config} for s in (asked[0], asked[2])]
+
+
+# --- define-by-run: the space seen so far (issues 13 and 14) -------------------------------
+def _branin_by_run(trial: hpo.Trial) -> float:
+    x = trial.suggest_float("x", -5.0, 10.0)
+    y = trial.suggest_float("y", 0.0, 15.0)
+    if trial.suggest_categorical("noise", ["off", "on"]) == "on":  # a branch: not modelled
+        trial.suggest_float("scale", 0.0, 1.0)
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
+
+
+def test_define_by_run_models_the_parameters_every_complete_trial_has() -> None:
+    study = hpo.create_study(searcher="gp", seed=0)
+    study.optimize(_branin_by_run, n_trials=25, progress=False)
+    trials = study.trials
+    assert trials[0].searcher_info == {"relative": []}  # nothing seen yet: independent
+    modelled = [tuple(t.searcher_info["relative"]) for t in trials[1:]]
+    assert set(modelled) <= {("x", "y", "noise", "scale"), ("x", "y", "noise")}
+    assert modelled[-1] == ("x", "y", "noise")  # "scale" exists only on one branch
+    later = [t for t in trials if t.searcher_info.get("acquisition") == "ei"]
+    assert later, "after its initial design the GP proposes by expected improvement"
+    state = study.searcher.state_dict()["define_by_run"]
+    assert state["definitions"]["x"] == {"type": "float", "low": -5.0, "high": 10.0}
+    random = hpo.create_study(searcher="random", seed=0)
+    random.optimize(_branin_by_run, n_trials=25, progress=False)
+    assert study.best_value < random.best_value  # it learns, as with a declared space
+
+
+def test_define_by_run_proposals_survive_a_restart_and_are_reproducible() -> None:
+    storage = hpo.storage.InMemoryStorage()
+    study = hpo.create_study(searcher="gp", seed=3, storage=storage, name="s")
+    study.optimize(_branin_by_run, n_trials=8, progress=False)
+    trial = study.ask()  # asked, then the process "restarts" before the trial runs
+    reloaded = hpo.load_study("s", storage)
+    x = reloaded.driver.suggest(trial.number, "x", Float(-5.0, 10.0))
+    proposal = reloaded.searcher.state_dict()["define_by_run"]["proposals"][-1]["config"]
+    assert x == proposal["x"]  # the proposal made before the restart
+    again = hpo.create_study(searcher="gp", seed=3)
+    again.optimize(_branin_by_run, n_trials=8, progress=False)
+    assert [t.params for t in again.trials] == [t.params for t in study.trials[:8]]
+
+
+def test_a_declared_space_is_untouched_by_define_by_run_support() -> None:
+    searcher = make_searcher("gp", continuous_space(), seed=0)
+    assert "define_by_run" not in searcher.state_dict()
+    with pytest.raises(AssertionError, match="define-by-run gp"):
+        searcher.suggest_param(0, {}, "x", Float(0.0, 1.0))
+
+
+def test_processes_sharing_a_study_do_not_propose_the_same_point() -> None:
+    """Three drivers of one study (three processes): each sees the others' running trials
+    as pending, so the acquisition's maximizer (a corner here) is proposed once."""
+    space = {"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}
+    storage = hpo.storage.InMemoryStorage()
+    first = hpo.create_study(space=space, searcher="gp", seed=0, storage=storage, name="s")
+    others = [hpo.load_study("s", storage) for _ in range(2)]
+    for _ in range(6):
+        t = first.ask()
+        first.tell(t, t.params["x"] + t.params["y"])
+    for _ in range(4):
+        studies = [first, *others]
+        trials = [s.ask() for s in studies]
+        configs = [tuple(sorted(t.params.items())) for t in trials]
+        assert len(set(configs)) == 3, configs  # all three were (0.0, 0.0) before the fix
+        for s, t in zip(studies, trials, strict=True):
+            s.tell(t, t.params["x"] + t.params["y"])

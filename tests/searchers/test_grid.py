@@ -401,7 +401,8 @@ def test_enqueued_trials_come_first_and_grid_continues() -> None:
     study = hpo.create_study(space=space, searcher="grid")
     study.enqueue({"n": 2})
     study.optimize(lambda config: config["n"], n_trials=10, progress=False)
-    assert [t.params["n"] for t in study.trials] == [2, 0, 1, 2, 3]
+    # the enqueued point is not evaluated again (it used to be: [2, 0, 1, 2, 3])
+    assert [t.params["n"] for t in study.trials] == [2, 0, 1, 3]
 
 
 def test_define_by_run_is_a_clear_error() -> None:
@@ -430,3 +431,12 @@ def test_resolution_one_takes_centres() -> None:
     assert len(grid) == 1
     assert grid[0]["x"] == 2.0 and grid[0]["n"] == 5
     assert math.isclose(grid[0]["lr"], 1e-2)
+
+
+def test_an_enqueued_grid_point_is_not_evaluated_again() -> None:
+    study = hpo.create_study(space={"a": Int(0, 3), "b": Categorical(["x", "y"])}, searcher="grid")
+    study.enqueue({"a": 2, "b": "y"})
+    study.add_trial({"a": 0, "b": "x"}, 1.0)
+    study.optimize(lambda config: config["a"], n_trials=20, progress=False)
+    configs = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(configs) == len(set(configs)) == 8  # the whole grid, each point once

@@ -279,3 +279,18 @@ def test_portfolio_beats_random_and_the_median_member_on_branin() -> None:
     singles = {m: _median_regret(m, {}, "branin", 40) for m in members}
     assert portfolio < singles["random"], (portfolio, singles)
     assert portfolio <= float(np.median(list(singles.values()))), (portfolio, singles)
+
+
+def test_define_by_run_members_answer_their_own_trials() -> None:
+    def objective(trial: hpo.Trial) -> float:
+        return (trial.suggest_float("x", -2.0, 2.0) - 0.5) ** 2 + trial.suggest_int("n", 1, 3)
+
+    study = hpo.create_study(searcher="portfolio", seed=0)
+    study.optimize(objective, n_trials=16, progress=False)
+    assert all(t.state is hpo.TrialState.COMPLETE for t in study.trials)
+    members = {t.searcher_info["member"] for t in study.trials}
+    assert members == {"tpe", "gp", "random"}
+    gp_trials = [t for t in study.trials if t.searcher_info["member"] == "gp"]
+    assert any("relative" in t.searcher_info for t in gp_trials)  # gp's space seen so far
+    with pytest.raises(hpo.SearcherError, match="'grid' searcher needs the whole space"):
+        hpo.create_study(searcher="portfolio", searcher_kwargs={"members": ["tpe", "grid"]})

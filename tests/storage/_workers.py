@@ -58,3 +58,16 @@ def open_fresh(url: str, barrier: Any, name: str) -> None:
     barrier.wait(timeout=60)
     with SQLStorage(url) as storage:
         storage.create_study(name, direction="minimize", space=None, searcher="random")
+
+
+def locked_increments(url: str, study: str, barrier: Any, n: int) -> None:
+    """``n`` read-modify-write increments of the study's searcher state, each under the
+    study lock and without compare-and-set: only the lock keeps updates from being lost."""
+    with SQLStorage(url) as storage:
+        study_id = storage.get_study(study).study_id
+        barrier.wait(timeout=60)
+        for _ in range(n):
+            with storage.study_lock(study_id):
+                state = storage.load_searcher_state(study_id).state or {}
+                time.sleep(0.002)  # widen the window a lost update would need
+                storage.save_searcher_state(study_id, {"n": state.get("n", 0) + 1})

@@ -70,18 +70,20 @@ def _run(target: Callable[..., None], *args_per_process: tuple[object, ...]) -> 
 # --- migrations ------------------------------------------------------------------------------
 def test_fresh_database_is_migrated_to_head(sql_url: str) -> None:
     with SQLStorage(sql_url) as storage, storage.engine.connect() as conn:
-        assert current_revision(conn) == head_revision() == "0003"
+        assert current_revision(conn) == head_revision() == "0005"
         inspector = sa.inspect(conn)
         assert set(inspector.get_table_names()) >= TABLES
         trial_columns = {c["name"] for c in inspector.get_columns("trials")}
         assert {"budget", "parent", "searcher_time", "heartbeat", "seq"} <= trial_columns
-        assert {"suggestion_id", "searcher_info"} <= trial_columns
+        assert {"suggestion_id", "searcher_info", "worker_id"} <= trial_columns
         study_columns = {c["name"] for c in inspector.get_columns("studies")}
         assert {"budget", "stopper", "stopper_kwargs", "owner", "last_activity"} <= study_columns
+        assert "searcher_state_version" in study_columns
         indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("trials")}
         assert indexes["ix_trials_study_seq"] == ["study_id", "seq"]
         assert indexes["ix_trials_study_state"] == ["study_id", "state", "number"]
         assert indexes["ix_trials_study_best"] == ["study_id", "state", "value", "number"]
+        assert indexes["ix_trials_study_worker"] == ["study_id", "worker_id"]
 
 
 def test_migrations_create_exactly_the_schema_the_code_uses(sql_url: str) -> None:
@@ -492,8 +494,9 @@ def test_a_populated_0002_database_upgrades_to_0003_and_back(sql_url: str) -> No
     at_0002 = _dump(sql_url)
     assert len(at_0002["trials"]) == 9 and len(at_0002["trial_intermediate_values"]) == 4
 
+    _migrate(sql_url, "0003")
     with SQLStorage(sql_url) as storage, storage.engine.connect() as conn:  # upgrades
-        assert current_revision(conn) == "0003"
+        assert current_revision(conn) == head_revision()
         _check_upgraded(storage)
     at_0003 = _dump(sql_url)
     for table, rows in at_0002.items():  # every old column of every row is unchanged...
@@ -519,6 +522,74 @@ def test_a_populated_0002_database_upgrades_to_0003_and_back(sql_url: str) -> No
         (summary,) = storage.study_summaries([asha])
         assert (summary.best_value, summary.best_number) == (0.125, 3)
         assert summary.last_activity == storage.get_trial(asha, 3).datetime_complete
+
+
+# --- 0003 -> 0004: searcher state versions and worker ids (server replicas) ----------------
+def test_a_populated_0003_database_upgrades_to_0004_and_back(sql_url: str) -> None:
+    _migrate(sql_url, "0002")
+    _populate_0002(sql_url)
+    _migrate(sql_url, "0003")
+    engine = make_engine(sql_url)
+    with engine.begin() as conn:  # what 0003 adds: an owner and a suggestion on a trial
+        conn.execute(sa.text("update studies set owner = 'srv' where name = 'plain'"))
+        conn.execute(
+            sa.text(
+                "update trials set suggestion_id = 'ab12', searcher_info = '{\"a\": 1}' "
+                "where number = 0"
+            )
+        )
+    engine.dispose()
+    at_0003 = _dump(sql_url)
+    assert "searcher_state_version" not in at_0003["studies"][0]
+    assert "worker_id" not in at_0003["trials"][0]
+
+    with SQLStorage(sql_url) as storage, storage.engine.connect() as conn:  # upgrades
+        assert current_revision(conn) == head_revision()
+        _check_upgraded_fields(storage)
+    at_0004 = _dump(sql_url)
+    for table, rows in at_0003.items():  # every old column of every row is unchanged
+        kept = [{k: v for k, v in row.items() if k in rows[0]} for row in at_0004[table]]
+        assert kept == rows, table
+    versions = {r["name"]: r["searcher_state_version"] for r in at_0004["studies"]}
+    assert versions == {"mf-asha": 0, "mf-budget": 1, "plain": 1}  # saved states are v1
+    assert {r["worker_id"] for r in at_0004["trials"]} == {None}
+
+    with SQLStorage(sql_url) as storage:  # the newest code reads it
+        _check_upgraded_fields(storage)
+    _migrate(sql_url, "0003", down=True)
+    assert _dump(sql_url) == at_0003
+    assert "searcher_state_version" not in _columns(sql_url, "studies")
+    assert "worker_id" not in _columns(sql_url, "trials")
+
+    with SQLStorage(sql_url) as storage:  # and forward again, then in use
+        _check_upgraded_0004(storage)
+
+
+def _check_upgraded_0004(storage: SQLStorage) -> None:
+    """The populated 0003 database, read and written at 0004."""
+    _check_upgraded_fields(storage)
+    plain = storage.get_study("plain")
+    assert plain.owner == "srv"
+    state = storage.load_searcher_state(plain.study_id)
+    assert (state.state, state.version) == ({"draws": 4}, 1)
+    assert storage.save_searcher_state(plain.study_id, {"draws": 5}, expected_version=1) == 2
+    asha = storage.get_study("mf-asha").study_id
+    assert storage.load_searcher_state(asha).version == 0
+    assert storage.worker_trials(asha, "w") == []
+    trial = storage.create_trial(asha, params={"x": 0.9}, worker_id="w")
+    assert [t.number for t in storage.worker_trials(asha, "w")] == [trial.number] == [5]
+    first = storage.get_trial(asha, 0)
+    assert (first.suggestion_id, first.searcher_info) == ("ab12", {"a": 1})
+
+
+def _check_upgraded_fields(storage: SQLStorage) -> None:
+    """The 0002 data as any later revision reads it (studies, trials, comparison)."""
+    for spec in V2_STUDIES:
+        record = storage.get_study(spec["name"])
+        trials = storage.get_trials(record.study_id).trials
+        expected = V2_TRIALS[record.name]
+        assert [t.evolve(suggestion_id=None, searcher_info={}) for t in trials] == expected
+    assert [m.study_name for m in storage.get_comparison("cmp").members] == ["mf-asha", "plain"]
 
 
 def test_a_newer_schema_is_refused(sql_url: str) -> None:
@@ -750,3 +821,21 @@ def test_processes_opening_a_new_sqlite_file_together(tmp_path: Path) -> None:
             assert sorted(r.name for r in storage.list_studies()) == [
                 f"s{i}" for i in range(n_procs)
             ]
+
+
+# --- study locks across processes (server replicas) --------------------------------------------
+def test_postgres_study_lock_excludes_other_processes(postgres_url: str) -> None:
+    with SQLStorage(postgres_url) as storage:
+        assert storage.study_lock_is_shared
+        study_id = storage.create_study(
+            "locked", direction="minimize", space=None, searcher="random"
+        ).study_id
+        barrier = SPAWN.Barrier(3)
+        _run(_workers.locked_increments, *[(postgres_url, "locked", barrier, 10)] * 3)
+        final = storage.load_searcher_state(study_id)
+        assert (final.state, final.version) == ({"n": 30}, 30)
+
+
+def test_sqlite_study_lock_is_this_process_only(sqlite_url: str) -> None:
+    with SQLStorage(sqlite_url) as storage:
+        assert not storage.study_lock_is_shared
