@@ -126,10 +126,31 @@ def test_a_crashed_worker_fails_its_trial_and_is_replaced() -> None:
         assert t.params["x"] > 0.5 and "died (exit code 7)" in (t.error or "")
 
 
-def test_unpicklable_objective_is_refused_with_advice() -> None:
+def test_closures_and_lambdas_travel_to_worker_processes_by_value() -> None:
+    offset = 10.0  # a closure over a local: pickle refuses it, cloudpickle sends it
+
+    def shifted(config):  # type: ignore[no-untyped-def]
+        return config["x"] + offset
+
+    study = hpo.create_study(space=SPACE, seed=0)
+    study.optimize(shifted, n_trials=3, executor="process", n_workers=2, progress=False)
+    study.optimize(lambda c: -c["x"], n_trials=2, executor="process", progress=False)
+    values = [t.value for t in study.trials]
+    assert all(v is not None and v >= 10 for v in values[:3]) and all(
+        v is not None and v <= 0 for v in values[3:]
+    )
+
+
+def test_an_objective_that_cannot_travel_is_refused_with_advice() -> None:
+    lock = threading.Lock()  # no pickler can send a lock
+
+    def holds_a_lock(config):  # type: ignore[no-untyped-def]
+        with lock:
+            return config["x"]
+
     study = hpo.create_study(space=SPACE)
-    with pytest.raises(TypeError, match=r"cannot be pickled.*executor='thread'"):
-        study.optimize(lambda c: c["x"], n_trials=2, executor="process", progress=False)
+    with pytest.raises(TypeError, match=r"cannot be pickled, even by value.*executor='thread'"):
+        study.optimize(holds_a_lock, n_trials=2, executor="process", progress=False)
     assert study.trials == []
 
 

@@ -77,11 +77,18 @@ def add_parser(sub: Any) -> None:
         "--name", default=None, help="the comparison's name (default: demo-PROBLEM)"
     )
     parser.add_argument(
+        "--executor",
+        choices=("ray", "thread", "process"),
+        default=None,
+        help="where the comparison's trials run (default: a local Ray cluster when Ray is "
+        "installed, else threads)",
+    )
+    parser.add_argument(
         "--job-workers",
         type=positive_int,
         default=2,
         metavar="K",
-        help="trials evaluated at once (threads; default: 2)",
+        help="trials evaluated at once with threads or processes (default: 2)",
     )
     parser.add_argument(
         "--token",
@@ -152,6 +159,13 @@ def _launch(base: str, body: dict[str, Any], token: str | None, ready: threading
         err("hpo demo: serving until Ctrl-C (the comparison fills in live)")
 
 
+def _default_executor() -> str:
+    """A local Ray cluster when Ray is installed (the embedded default), else threads."""
+    from importlib.util import find_spec
+
+    return "ray" if find_spec("ray") is not None else "thread"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``hpo demo``: serve the dashboard and a demo comparison until SIGINT / SIGTERM."""
     try:
@@ -169,10 +183,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     searchers = _validated(args)
     _check_port(args.host, args.port)
     token = args.token or os.environ.get("HPO_API_TOKEN") or None
+    executor = args.executor or _default_executor()
     try:
-        # threads: the built-in scikit-learn problems' objectives are closures, which the
-        # process executor cannot send to worker processes
-        config = ServerConfig(token=token, job_executor="thread", job_workers=args.job_workers)
+        config = ServerConfig(token=token, job_executor=executor, job_workers=args.job_workers)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     name = args.name or f"demo-{args.problem}"
@@ -185,7 +198,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "load_if_exists": True,
         "run": True,
     }
-    err(f"hpo demo: {url} on http://{args.host}:{args.port} (auth: {'writes' if token else 'off'})")
+    err(
+        f"hpo demo: {url} on http://{args.host}:{args.port} "
+        f"(auth: {'writes' if token else 'off'}; trials run on {executor})"
+    )
     app = create_app(url, config)
     server = uvicorn.Server(
         uvicorn.Config(

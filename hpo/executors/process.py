@@ -11,8 +11,10 @@ Workers are started, and ready (imports done, objective unpickled), before the f
 trial is opened, and a worker lost with its trial is replaced before the next one, so trial
 durations never include a worker's start-up.
 
-The objective must be picklable (a module-level function or decorated objective); workers
-start with ``start_method`` (``"spawn"`` by default: safe with threads, the driver has some).
+The objective travels to the workers pickled: by reference for a module-level function or
+decorated objective, by value (cloudpickle) for closures, lambdas and functions defined in
+``__main__`` or a notebook. Workers start with ``start_method`` (``"spawn"`` by default:
+safe with threads, the driver has some).
 """
 
 from __future__ import annotations
@@ -43,10 +45,37 @@ def _pipe_sender(conn: Connection) -> Any:
     return send
 
 
+def ship(objective: Objective) -> bytes:
+    """``objective`` pickled for a worker process: by reference where pickle can, else by
+    value with cloudpickle (closures, lambdas, ``__main__``); ``TypeError`` when neither
+    can, saying what to do."""
+    try:
+        return pickle.dumps(objective, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+    try:
+        import cloudpickle
+    except ImportError:
+        raise TypeError(
+            f"the process executor sends the objective to worker processes, but "
+            f"{objective.name!r} cannot be pickled ({reason}); install cloudpickle to send "
+            "closures and lambdas, use a module-level function, or executor='thread'"
+        ) from None
+    try:
+        return bytes(cloudpickle.dumps(objective, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:
+        raise TypeError(
+            f"the process executor sends the objective to worker processes, but "
+            f"{objective.name!r} cannot be pickled, even by value ({type(exc).__name__}: "
+            f"{exc}); use a module-level function or executor='thread'"
+        ) from None
+
+
 def _worker_main(
-    conn: Connection, objective: Objective, catch: tuple[type[BaseException], ...]
+    conn: Connection, shipped: bytes, catch: tuple[type[BaseException], ...]
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    objective: Objective = pickle.loads(shipped)
     channel = RequestChannel(_pipe_sender(conn))
     conn.send(("ready", None))  # imports done, objective unpickled: trials may start
     while True:
@@ -93,16 +122,9 @@ class ProcessExecutor(Executor):
         self.start_method = start_method
 
     def run(self, run: OptimizeRun) -> None:
-        try:
-            pickle.dumps(run.objective)
-        except Exception as exc:
-            raise TypeError(
-                f"the process executor sends the objective to worker processes, but "
-                f"{run.objective.name!r} cannot be pickled ({exc}); use a module-level function "
-                "or executor='thread'"
-            ) from None
+        shipped = ship(run.objective)
         ctx = mp.get_context(self.start_method)
-        workers = [_Worker(ctx, run, self.trial_timeout) for _ in range(self.n_workers)]
+        workers = [_Worker(ctx, run, shipped, self.trial_timeout) for _ in range(self.n_workers)]
 
         def kill_all() -> None:
             for w in workers:
@@ -122,9 +144,10 @@ class ProcessExecutor(Executor):
 class _Worker:
     """One worker process and its pipe, restarted after a crash or a time-out."""
 
-    def __init__(self, ctx: Any, run: OptimizeRun, limit: float | None) -> None:
+    def __init__(self, ctx: Any, run: OptimizeRun, shipped: bytes, limit: float | None) -> None:
         self._ctx = ctx
         self._run = run
+        self._shipped = shipped
         self._limit = limit
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -133,7 +156,7 @@ class _Worker:
         """Start the worker process (it says "ready" once it can take a trial)."""
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
-            target=_worker_main, args=(child, self._run.objective, self._run.catch), daemon=True
+            target=_worker_main, args=(child, self._shipped, self._run.catch), daemon=True
         )
         proc.start()
         child.close()

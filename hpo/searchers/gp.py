@@ -154,6 +154,10 @@ class GPSearcher(Searcher):
         self._n_local = int(ex.get("n_local", _N_LOCAL))
         self._n_refine = int(ex.get("n_refine", _N_REFINE))
         self._sobol_candidates = bool(ex.get("sobol_candidates", False))
+        self._hedge = bool(ex.get("hedge", False))
+        self._hedge_eta = float(ex.get("hedge_eta", 1.0))
+        self._gains = np.zeros(len(_ACQUISITIONS))
+        self._hedge_last: list[list[float]] | None = None
         tr = ex.get("trust_region", False)
         self._trust_region_option = tr
         if acquisition not in _ACQUISITIONS:
@@ -345,10 +349,12 @@ class GPSearcher(Searcher):
         active = ~np.isnan(out)
         return np.where(active, out, 0.5), active
 
-    def _score(self, post: gpm.Posterior, u: np.ndarray, best: float) -> np.ndarray:
+    def _score(
+        self, post: gpm.Posterior, u: np.ndarray, best: float, kind: str | None = None
+    ) -> np.ndarray:
         mean, std = post.predict(u)
         kw = {"xi": self.xi, "beta": self.beta}
-        return gpm.acquisition(self.acquisition, mean, std, best, **kw)[0]
+        return gpm.acquisition(kind or self.acquisition, mean, std, best, **kw)[0]
 
     def _propose(
         self, theta: np.ndarray, x: np.ndarray, y: np.ndarray, best: float
@@ -378,18 +384,48 @@ class GPSearcher(Searcher):
             box = self._box(theta, x, y)
             uniform, local = self._in_box(box, x[np.argmin(y)], uniform, local, rng)
         cand, active = self._project(np.vstack([uniform, local]))
-        score = self._score(post, cand, best)
+        taken = self._seen | {_key(c) for c in self._pending.values()}
+        if not self._hedge:
+            config = self._best_for(post, cand, active, best, box, taken, None)
+            return config if config is not None else self.space.sample(rng)  # all taken
+        # GP-Hedge (Hoffman et al. 2011): each acquisition proposes its maximizer; one is
+        # chosen with probability softmax(eta * gain), a gain being the sum of minus the
+        # posterior mean at that acquisition's past proposals
+        if self._hedge_last is not None:
+            fresh = gpm.Posterior(theta, x, y)
+            self._gains -= fresh.predict(np.array(self._hedge_last))[0]
+        proposals = [
+            self._best_for(post, cand, active, best, box, taken, k) or self.space.sample(rng)
+            for k in _ACQUISITIONS
+        ]
+        self._hedge_last = [[float(v) for v in self.space.encode(c, fill=0.5)] for c in proposals]
+        logits = self._hedge_eta * (self._gains - np.max(self._gains))
+        probs = np.exp(logits) / np.sum(np.exp(logits))
+        return proposals[int(rng.choice(len(proposals), p=probs))]
+
+    def _best_for(
+        self,
+        post: gpm.Posterior,
+        cand: np.ndarray,
+        active: np.ndarray,
+        best: float,
+        box: tuple[np.ndarray, np.ndarray] | None,
+        taken: set[str],
+        kind: str | None,
+    ) -> dict[str, Any] | None:
+        """The best candidate by ``kind`` (default: the searcher's acquisition) after
+        refinement, not evaluated or pending; ``None`` when every candidate is taken."""
+        score = self._score(post, cand, best, kind)
         order = np.argsort(-score)
         starts = order[: self._n_refine]
-        refined = self._refine(post, cand[starts], active[starts] & self._numeric, best, box)
+        refined = self._refine(post, cand[starts], active[starts] & self._numeric, best, box, kind)
         pool = np.vstack([self._project(refined)[0], cand[order[:20]]])
-        ranked = pool[np.argsort(-self._score(post, pool, best))]
-        taken = self._seen | {_key(c) for c in self._pending.values()}
+        ranked = pool[np.argsort(-self._score(post, pool, best, kind))]
         for u in [*ranked, *cand[order[20:]]]:  # the best point not evaluated or pending
             config = self.space.decode(u)
             if _key(self.space.canonical(config)) not in taken:
                 return config
-        return self.space.sample(rng)  # everything promising is taken: explore
+        return None
 
     def _refine(
         self,
@@ -398,12 +434,13 @@ class GPSearcher(Searcher):
         free: np.ndarray,
         best: float,
         box: tuple[np.ndarray, np.ndarray] | None = None,
+        kind: str | None = None,
     ) -> np.ndarray:
         """L-BFGS-B on the free (active numeric) dimensions of every start at once: their
         acquisitions are independent, so the gradient of the sum separates."""
         if not free.any():
             return starts
-        kind, kw = self.acquisition, {"xi": self.xi, "beta": self.beta}
+        kind, kw = kind or self.acquisition, {"xi": self.xi, "beta": self.beta}
 
         def negative(v: np.ndarray) -> tuple[float, np.ndarray]:
             u = starts.copy()

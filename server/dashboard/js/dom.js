@@ -64,6 +64,7 @@ export function fmtP(p) {
 
 export function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 0.01) return `${(seconds * 1000).toPrecision(2)} ms`; // searcher time per ask
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;

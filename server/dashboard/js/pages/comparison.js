@@ -149,7 +149,7 @@ export function mount(root, [idText]) {
     const all = cv.searchers.flatMap((c) => [...c.q25_by_trial, ...c.q75_by_trial]).filter((v) => v !== null);
     const positive = all.length && Math.min(...all) > 0;
     const log = positive && Math.max(...all) / Math.min(...all) > 30; // early values would squash the rest
-    const y = { title: { text: `best value (${s.record.direction}${log ? ", log scale" : ""})` }, ...(log ? { type: "log" } : {}) };
+    const y = { title: { text: `best value (${s.record.direction}${log ? ", log scale" : ""})` }, ...(log ? { type: "log", dtick: 1, exponentformat: "power" } : {}) };
     return Promise.all([
       draw(parts.byTrial.el, byTrial, baseLayout({ xaxis: { title: { text: "trial" } }, yaxis: y }), cv.searchers.length),
       cv.time_grid.length
@@ -169,7 +169,7 @@ export function mount(root, [idText]) {
     labels.forEach((label, i) => traces.push(...band(s.curves.trials, r[label].median, r[label].q25, r[label].q75, label, color(s.labels.indexOf(label) >= 0 ? s.labels.indexOf(label) : i))));
     parts.regret.note.textContent = `(value − optimum) / (reference − optimum), median and IQR over seeds; 0 (the optimum reached) is drawn at ${s.extras.regret_floor}.`;
     return draw(parts.regret.el, traces, baseLayout({
-      xaxis: { title: { text: "trial" } }, yaxis: { title: { text: "normalized regret" }, type: "log", exponentformat: "power" },
+      xaxis: { title: { text: "trial" } }, yaxis: { title: { text: "normalized regret" }, type: "log", dtick: 1, exponentformat: "power" },
     }), labels.length);
   }
 
