@@ -526,6 +526,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--no-run", action="store_true", help="score stored runs only")
     parser.add_argument(
+        "--run-only", nargs="+", help="run only these labels; score the others from storage"
+    )
+    parser.add_argument(
         "--pin",
         help="for ablations whose edits keep the defaults' trials (check with "
         "tests/test_seeded_runs.py): fingerprint our searchers by this tag, not their source",
@@ -575,7 +578,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     _quiet()
-    todo = [j for j in jobs if not _complete(j)]
+    todo = [
+        j
+        for j in jobs
+        if (not args.run_only or j.entry.label in args.run_only) and not _complete(j)
+    ]
     timing: dict[str, float] = {}
     start = time.perf_counter()
     if todo and not args.no_run:
@@ -633,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(section)
     subset = args.half or args.problems or args.seeds or args.searchers or args.variant
-    if subset or args.n_trials != N_TRIALS or args.no_run or args.pin:
+    if subset or args.n_trials != N_TRIALS or args.no_run or args.pin or args.run_only:
         print(f"(subset run: not written to {RESULTS.name})", file=sys.stderr)
     else:
         write_section(HEADING, section)

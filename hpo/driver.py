@@ -111,6 +111,26 @@ class Driver(ABC):
         """Store a trial's outcome (COMPLETE, PRUNED or FAILED), once; the searcher learns
         it before the next ask. :class:`~hpo.exceptions.TrialFinishedError` if finished."""
 
+    def finish_and_start(
+        self,
+        number: int,
+        outcome: TrialOutcome,
+        *,
+        heartbeat: bool = True,
+        worker_id: str | None = None,
+    ) -> tuple[FrozenTrial, TrialSpec | None]:
+        """Finish trial ``number`` and open the next one, for a worker that *will* run
+        another: :meth:`finish_trial`, then :meth:`start_trial` (``None`` instead of
+        :class:`~hpo.exceptions.SearchSpaceExhausted`). Other errors of the start
+        propagate after the finish is stored, as with the two calls. A server's driver
+        does both in one round trip (:class:`hpo.remote.RemoteDriver`). Call it only when
+        the next trial will run: the trial it opens is the caller's to finish."""
+        frozen = self.finish_trial(number, outcome)
+        try:
+            return frozen, self.start_trial(heartbeat=heartbeat, worker_id=worker_id)
+        except SearchSpaceExhausted:
+            return frozen, None
+
     @abstractmethod
     def report(self, number: int, step: int, value: float) -> Decision:
         """Store an intermediate value and decide whether the trial goes on (the
@@ -235,6 +255,7 @@ class LocalDriver(Driver):
         self._last_stale_check = -math.inf
         self.replica = bool(replica)
         self._state_version: int | None = None  # the version this searcher holds, if known
+        self._reread = False  # replica mode: re-read the whole study at the next rebuild
 
     def __repr__(self) -> str:
         return f"LocalDriver(study={self._record.name!r}, storage={self.storage!r})"
@@ -291,7 +312,11 @@ class LocalDriver(Driver):
                 try:
                     yield
                 except BaseException:
-                    self._state_version = None  # the searcher may be half-changed: rebuild
+                    # the searcher may be half-changed, and the storage may have rolled the
+                    # block's writes back (PostgreSQL: one transaction): rebuild from a
+                    # fresh read of the study
+                    self._state_version = None
+                    self._reread = True
                     raise
                 self._save_state_if_changed()
 
@@ -299,6 +324,9 @@ class LocalDriver(Driver):
         """A new searcher from ``state`` (another replica's), told every finished trial
         this driver holds, after catching up on the storage."""
         self._record = self.storage.get_study_by_id(self.study_id)
+        if self._reread:  # after a failed block: forget what it may have read or changed
+            self._cursor, self._history, self._waiting = 0, {}, set()
+            self._reread = False
         searcher = self._build_searcher(state)
         self._searcher = searcher
         self._told = set()
@@ -326,11 +354,17 @@ class LocalDriver(Driver):
         with self._lock:
             self._cursor_sync(tell=True)
 
-    def _cursor_sync(self, *, tell: bool) -> None:
+    def _cursor_sync(self, *, tell: bool) -> bool | None:
         """Read the trials changed since the cursor into the history (telling the searcher
-        the newly finished ones when ``tell``)."""
+        the newly finished ones when ``tell``). Returns whether the study is stopped when
+        the storage answers that in the same read (SQL storages), else ``None``."""
         searcher = self.searcher if tell else None
-        batch = self.storage.get_trials(self.study_id, since=self._cursor)
+        stopped: bool | None = None
+        both = getattr(self.storage, "get_trials_and_stopped", None)
+        if both is not None:
+            batch, stopped = both(self.study_id, since=self._cursor)
+        else:
+            batch = self.storage.get_trials(self.study_id, since=self._cursor)
         for t in batch.trials:
             self._history[t.number] = t
             if t.state is TrialState.WAITING:
@@ -343,6 +377,7 @@ class LocalDriver(Driver):
             elif searcher is not None and t.state is TrialState.RUNNING:
                 searcher.observe_running(t)  # e.g. asked by another process: pending
         self._cursor = batch.cursor
+        return stopped
 
     def _save_state_if_changed(self) -> None:
         state = self.searcher.state_dict()
@@ -405,14 +440,17 @@ class LocalDriver(Driver):
         check_worker_id(worker_id)
         with self._shared_searcher():
             self.fail_stale_trials()
-            self.sync()
+            with self._lock:
+                stopped = self._cursor_sync(tell=True)  # sync(), and maybe the stop flag
             trials: list[FrozenTrial] = []
             if worker_id is not None and resume:
                 trials = self.storage.worker_trials(self.study_id, worker_id)[:n]
                 if trials and heartbeat:
                     self.storage.heartbeat_trials(self.study_id, [t.number for t in trials])
             try:
-                if len(trials) < n and self.storage.is_study_stopped(self.study_id):
+                if len(trials) < n and (
+                    stopped if stopped is not None else self.storage.is_study_stopped(self.study_id)
+                ):
                     raise StudyStoppedError(f"study {self._record.name!r} is stopped; resume it")
                 while len(trials) < n:
                     trials.append(self._start_one(heartbeat, worker_id))

@@ -9,6 +9,11 @@ channel requests (suggest, report, user attributes) travel as the JSON of
 :func:`hpo.channel.request_to_json`, checkpoints as bytes to the server's artifact
 endpoint.
 
+**One round trip per trial.** :meth:`RemoteDriver.finish_and_start` tells a trial and
+opens the next in one request (``POST .../tell-and-ask``): a worker loop that knows it
+will run another trial sends that instead of a tell and an ask. The next trial is opened
+only when the caller asks for it, so a run that stops leaves no trial behind.
+
 **Worker ids.** Every ask carries a worker id, so that an ask the client retries after a
 lost answer gets the same trial back instead of opening a second one. By default each
 ``start_trial`` call draws a fresh id (retries of that call reuse it). ``worker_id=``
@@ -37,6 +42,11 @@ from hpo.storage import Storage, StudyRecord
 from hpo.trial import Decision, FrozenTrial, TrialSpec
 
 __all__ = ["RemoteDriver", "remote_driver"]
+
+
+def _check_finished(outcome: TrialOutcome) -> None:
+    if not outcome.state.is_finished:
+        raise ValueError(f"a trial finishes COMPLETE, PRUNED or FAILED, got {outcome.state.value}")
 
 
 def remote_driver(storage: Storage, record: StudyRecord) -> Driver:
@@ -109,7 +119,6 @@ class RemoteDriver(Driver):
         self, n: int = 1, *, heartbeat: bool = True, worker_id: str | None = None
     ) -> list[TrialSpec]:
         """Open up to ``n`` trials in one request (see :meth:`Driver.start_trial`)."""
-        from hpo.codecs import trial_spec_from_json
         from hpo.exceptions import SearchSpaceExhausted
 
         wid, new = self._worker_for_call(worker_id)
@@ -119,10 +128,16 @@ class RemoteDriver(Driver):
         data = self._client.request(
             "POST", f"{self._path}/ask", json={**body, "new_worker": new}, retry_json=body
         )
-        specs = [trial_spec_from_json(s) for s in data["trials"]]
+        specs = self._specs(data)
         if not specs:
             raise SearchSpaceExhausted(f"study {self._record.name!r} has nothing left to try")
+        return specs
+
+    def _specs(self, data: Mapping[str, Any]) -> list[TrialSpec]:
+        from hpo.codecs import trial_spec_from_json
+
         root = self.checkpoint_root
+        specs = [trial_spec_from_json(s) for s in data["trials"]]
         return [
             TrialSpec(s.study_name, s.number, s.params, s.budget, s.parent, root) for s in specs
         ]
@@ -130,14 +145,42 @@ class RemoteDriver(Driver):
     def finish_trial(self, number: int, outcome: TrialOutcome) -> FrozenTrial:
         from hpo.codecs import trial_from_json, trial_outcome_to_json
 
-        if not outcome.state.is_finished:
-            raise ValueError(
-                f"a trial finishes COMPLETE, PRUNED or FAILED, got {outcome.state.value}"
-            )
+        _check_finished(outcome)
         data = self._client.request(
             "POST", f"{self._path}/trials/{int(number)}/tell", json=trial_outcome_to_json(outcome)
         )
         return trial_from_json(data)
+
+    def finish_and_start(
+        self,
+        number: int,
+        outcome: TrialOutcome,
+        *,
+        heartbeat: bool = True,
+        worker_id: str | None = None,
+    ) -> tuple[FrozenTrial, TrialSpec | None]:
+        """Tell trial ``number`` and open the next trial in one request (``POST
+        .../tell-and-ask``); see :meth:`Driver.finish_and_start`. Retry-safe as the two
+        calls are: the tell is idempotent, and the ask carries a worker id."""
+        from hpo.codecs import trial_from_json, trial_outcome_to_json
+        from hpo.exceptions import error_from_code
+
+        _check_finished(outcome)
+        wid, new = self._worker_for_call(worker_id)
+        tell = trial_outcome_to_json(outcome)
+        ask = {"n": 1, "heartbeat": bool(heartbeat), "worker_id": wid}
+        data = self._client.request(
+            "POST",
+            f"{self._path}/trials/{int(number)}/tell-and-ask",
+            json={"tell": tell, "ask": {**ask, "new_worker": new}},
+            retry_json={"tell": tell, "ask": ask},
+        )
+        frozen = trial_from_json(data["trial"])
+        failure = data.get("ask_error")
+        if failure:
+            raise error_from_code(str(failure["code"]), str(failure.get("message", "")))
+        specs = self._specs(data)
+        return frozen, (specs[0] if specs else None)
 
     def enqueue(
         self, params: Mapping[str, Any], *, user_attrs: Mapping[str, Any] | None = None

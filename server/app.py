@@ -15,6 +15,7 @@ environment through :func:`app_from_env`). OpenAPI docs at ``/docs``, the schema
 ``DELETE /api/v1/studies/{id}``                   delete
 ``POST /api/v1/studies/{id}/ask``                 open trials (worker id, ``n``)
 ``POST .../trials/{n}/tell``                      finish a trial
+``POST .../trials/{n}/tell-and-ask``              finish it and open the next
 ``POST .../trials/{n}/report``                    intermediate value -> decision
 ``POST .../trials/{n}/suggest``                   define-by-run parameter
 ``POST .../trials/{n}/user-attrs``                attribute
@@ -35,6 +36,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import fields, replace
+from functools import partial
 from typing import Any
 
 import anyio
@@ -45,6 +47,7 @@ from hpo.server import errors
 from hpo.server.auth import Guard
 from hpo.server.config import ServerConfig
 from hpo.server.drivers import DriverPool
+from hpo.server.fast import FastPath, is_hot
 from hpo.server.jobs import JobManager
 from hpo.server.reaper import reaper_loop
 from hpo.server.routes import artifacts, comparisons, dashboard, health, studies, trials
@@ -91,7 +94,7 @@ def create_app(
 
     from hpo import __version__
 
-    app = FastAPI(
+    app = HPOApp(
         title="hpo server",
         version=__version__,
         description="Studies over HTTP: the searcher lives in the server, workers ask and "
@@ -105,16 +108,35 @@ def create_app(
         app.include_router(module.router)
     dashboard.install(app)  # the web dashboard: / and /api/v1/dashboard
     app.add_middleware(Guard, config=config)
+    # the workers' hot path, in front of FastAPI's layers: behind the same Guard (and CORS)
+    hot: Any = Guard(FastPath(partial(FastAPI.__call__, app), state), config)
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(config.cors_origins),
-            allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+        cors: dict[str, Any] = {
+            "allow_origins": list(config.cors_origins),
+            "allow_methods": ["*"],
+            "allow_headers": ["Authorization", "Content-Type"],
+        }
+        app.add_middleware(CORSMiddleware, **cors)
+        hot = CORSMiddleware(hot, **cors)
+    app.hot_path = hot
     return app
+
+
+class HPOApp(FastAPI):
+    """FastAPI, with the workers' hot path in front: requests that
+    :func:`~hpo.server.fast.is_hot` accepts go to :attr:`hot_path` (:class:`Guard` around
+    :class:`~hpo.server.fast.FastPath`), which answers them without FastAPI's per-request
+    layers or hands them back to the whole application."""
+
+    hot_path: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.hot_path is not None and is_hot(scope):
+            await self.hot_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def config_to_env(config: ServerConfig) -> str:

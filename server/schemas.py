@@ -127,6 +127,13 @@ class TellBody(_Body):
     error: Text | None = None
 
 
+class TellAndAskBody(_Body):
+    """Finish a trial (``tell``) and open the worker's next ones (``ask``) in one request."""
+
+    tell: TellBody
+    ask: AskBody = Field(default_factory=AskBody)
+
+
 class ReportBody(_Body):
     step: Count
     value: Finite
@@ -239,6 +246,13 @@ class TrialSpecOut(_Out):
 class AskOut(_Out):
     trials: list[TrialSpecOut]
     exhausted: bool = False
+
+
+class TellAndAskOut(_Out):
+    trial: TrialOut
+    trials: list[TrialSpecOut]
+    exhausted: bool = False
+    ask_error: ErrorOut | None = None
 
 
 class TrialsOut(_Out):

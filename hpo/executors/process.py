@@ -71,9 +71,7 @@ def ship(objective: Objective) -> bytes:
         ) from None
 
 
-def _worker_main(
-    conn: Connection, shipped: bytes, catch: tuple[type[BaseException], ...]
-) -> None:
+def _worker_main(conn: Connection, shipped: bytes, catch: tuple[type[BaseException], ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
     objective: Objective = pickle.loads(shipped)
     channel = RequestChannel(_pipe_sender(conn))

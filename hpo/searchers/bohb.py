@@ -6,7 +6,8 @@ is assigned to a Hyperband bracket and every report is judged as soon as it arri
 
 **Stopping** is delegated unchanged to :class:`hpo.stoppers.hyperband.HyperbandStopper`
 (built from the study's budget with this searcher's ``reduction_factor`` and
-``min_budget``): it assigns each trial to a bracket (``bracket_of(number)``) and runs
+``min_budget``; by default the lowest rung is ``budget.max / reduction_factor**2``, see
+:func:`default_min_budget`): it assigns each trial to a bracket (``bracket_of(number)``) and runs
 asynchronous successive halving on that bracket's rungs, so ``on_report`` answers exactly
 what the stopper answers. Suggestions carry ``budget=None``: a trial runs to
 ``Budget.max`` unless it is stopped at a rung.
@@ -78,6 +79,32 @@ MAX_PENDING = 64
 _EPS = 1e-9
 
 
+def default_min_budget(budget: Budget, reduction_factor: Any) -> float | None:
+    """BOHB's lowest rung when none is given: ``budget.max / eta**2`` (at most two
+    halvings below the full budget; rounded up to a whole step for an integral budget),
+    or ``None`` (``budget.min``) when that is not above ``budget.min`` or ``eta`` is not a
+    valid reduction factor (the stopper then says why).
+
+    Rungs much earlier than that rank configurations by how fast they start, not by where
+    they end. On the LCBench tuning tasks (7593, 126029, 126026, 146212; 100
+    configurations, 10 seeds), starting at epoch 1 of 52 BOHB reached random search's final
+    regret in only 19 of 40 runs (median: never); starting at epoch 6 it did in 36 of 40,
+    with a median 0.19 of random search's epochs, and ended 0.029 below random's regret.
+    On the checking tasks (126025, 167104, 34539, 3945), which chose nothing: 0.147 of the
+    epochs against 0.150, reached in 38 of 40 runs against 30, final regret 0.019 against
+    0.032 (``make bench-multifidelity``).
+    """
+    eta = reduction_factor
+    if isinstance(eta, bool) or not isinstance(eta, int | float) or not math.isfinite(eta):
+        return None
+    if eta <= 1:
+        return None
+    low = budget.max / eta**2
+    if budget.integral:
+        low = math.ceil(low - 1e-9)
+    return float(low) if budget.min < low < budget.max else None
+
+
 def _key(config: Mapping[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
@@ -95,7 +122,8 @@ def _fraction(option: str, value: Any, *, closed_low: bool) -> float:
 class BOHBSearcher(Searcher):
     """Asynchronous BOHB: Hyperband brackets for stopping, a TPE-style model for sampling.
 
-    Options: ``reduction_factor`` and ``min_budget`` (passed to the Hyperband stopper),
+    Options: ``reduction_factor`` and ``min_budget`` (passed to the Hyperband stopper;
+    ``min_budget=None`` is :func:`default_min_budget`, a ninth of the full budget for 3),
     ``min_points_in_model`` (observations a budget level needs before its model is used;
     default number of parameters + 2), ``top_fraction`` (the good fraction, 0.15),
     ``random_fraction`` (share of uniform draws, 1/3), ``n_candidates`` (draws from
@@ -158,7 +186,9 @@ class BOHBSearcher(Searcher):
                 direction=direction,
                 seed=seed,
                 reduction_factor=reduction_factor,
-                min_budget=min_budget,
+                min_budget=default_min_budget(budget, reduction_factor)
+                if min_budget is None
+                else min_budget,
             )
         except ValueError as exc:
             raise ValueError(f"bohb: {exc}") from None

@@ -146,9 +146,9 @@ class GPSearcher(Searcher):
         ex = self.experimental
         self._output = str(ex.get("output", "standardize"))
         self._prior = gpm.Prior(
-            lengthscale=tuple(ex.get("ls_prior", gpm.DEFAULT_PRIOR.lengthscale)),  # type: ignore[arg-type]
+            lengthscale=tuple(ex.get("ls_prior", gpm.DEFAULT_PRIOR.lengthscale)),
             lengthscale_per_log_d=float(ex.get("ls_per_log_d", 0.0)),
-            noise=tuple(ex.get("noise_prior", gpm.DEFAULT_PRIOR.noise)),  # type: ignore[arg-type]
+            noise=tuple(ex.get("noise_prior", gpm.DEFAULT_PRIOR.noise)),
         )
         self._n_random = int(ex.get("n_random", _N_RANDOM))
         self._n_local = int(ex.get("n_local", _N_LOCAL))
@@ -160,6 +160,7 @@ class GPSearcher(Searcher):
         self._hedge_last: list[list[float]] | None = None
         tr = ex.get("trust_region", False)
         self._trust_region_option = tr
+        self._tr_period = int(ex.get("tr_period", 1))
         if acquisition not in _ACQUISITIONS:
             raise ValueError(
                 f"gp: `acquisition` must be one of {list(_ACQUISITIONS)}, got {acquisition!r}"
@@ -380,7 +381,7 @@ class GPSearcher(Searcher):
         else:
             uniform = rng.random((n_random, d))
         box = None
-        if self._trust_region:
+        if self._trust_region and (len(self._x) + len(self._pending)) % self._tr_period == 0:
             box = self._box(theta, x, y)
             uniform, local = self._in_box(box, x[np.argmin(y)], uniform, local, rng)
         cand, active = self._project(np.vstack([uniform, local]))

@@ -193,7 +193,8 @@ START_WAITING = (
 
 @functools.cache
 def changed_trials(incremental: bool, filtered: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """Two queries: the study's ``seq`` (as ``cursor``) joined to its trials changed after
+    """Two queries: the study's ``seq`` (as ``cursor``; and its ``stopped_at`` as
+    ``study_stopped_at``) joined to its trials changed after
     ``p_seq`` / in ``p_states`` (when asked), in one statement, hence one snapshot, even
     under READ COMMITTED (no trial: one row of NULLs; no study: no row), each with
     whether it has intermediate values; and the intermediate values of those trials (run
@@ -204,7 +205,12 @@ def changed_trials(incremental: bool, filtered: bool) -> tuple[sa.Select[Any], s
     if filtered:
         match.append(trials.c.state.in_(bindparam("p_states", expanding=True)))
     rows = (
-        sa.select(studies.c.seq.label("cursor"), *TRIAL_COLUMNS, HAS_VALUES)
+        sa.select(
+            studies.c.seq.label("cursor"),
+            studies.c.stopped_at.label("study_stopped_at"),
+            *TRIAL_COLUMNS,
+            HAS_VALUES,
+        )
         .select_from(studies.outerjoin(trials, sa.and_(*match)))
         .where(studies.c.id == _STUDY)
     )

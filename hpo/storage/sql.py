@@ -29,13 +29,18 @@ How the contract of :mod:`hpo.storage.base` is kept, across threads and processe
 * **Study locks** (server replicas): on PostgreSQL, ``study_lock`` takes this process's
   lock for the study, then a transaction-level advisory lock keyed by the schema and the
   study id on a connection of its own, held until the block ends; the database releases
-  it if the process dies. SQLite's study lock covers this process only
+  it if the process dies. The reads and writes of the holding thread run in that
+  transaction, so a replica's whole ask (counters, the new trial, the searcher state)
+  commits once, as the lock is released, or not at all (writers that undo themselves,
+  like an empty queue's pop, use a savepoint). SQLite's study lock covers this process only
   (``study_lock_is_shared`` is false), which is why a server on SQLite runs one process.
 * **Searcher state** carries a version bumped in the same ``UPDATE``; a compare-and-set
   save adds ``AND searcher_state_version = :expected``.
-* **Cost.** An ask is a read (changes since the last look) and two short write
-  transactions (a counter, the new trial); a tell is one write transaction. Statements are
-  prebuilt (:mod:`hpo.storage._queries`) and connections pooled.
+* **Cost.** An ask is a read (changes since the last look and whether the study is
+  stopped, one statement: :meth:`SQLStorage.get_trials_and_stopped`) and two short write
+  transactions (a counter, the new trial; one transaction inside a PostgreSQL study
+  lock); a tell is one write transaction. Statements are prebuilt
+  (:mod:`hpo.storage._queries`) and connections pooled.
 """
 
 from __future__ import annotations
@@ -97,6 +102,12 @@ class _NothingChanged(Exception):
     """Rolls back ``heartbeat_trials`` when none of its trials could be beaten."""
 
 
+class _Held(threading.local):
+    """The connection of the study lock this thread holds (PostgreSQL), if any."""
+
+    conn: Connection | None = None
+
+
 def _no_study(study_id: int) -> StudyNotFoundError:
     return StudyNotFoundError(f"no study with id {study_id}")
 
@@ -125,6 +136,7 @@ class SQLStorage(Storage):
             lock if is_memory_sqlite(self._engine.url) else nolock
         )
         self.study_lock_is_shared = self._dialect == "postgresql"
+        self._held = _Held()  # this thread's study-lock transaction (PostgreSQL)
         self._next_counter = q.next_counter(self._dialect)
         self._put_intermediate = q.put_intermediate(self._dialect)
         try:
@@ -151,13 +163,30 @@ class SQLStorage(Storage):
     # --- transactions ------------------------------------------------------------------
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A read transaction (one snapshot), rolled back afterwards."""
+        """A read transaction (one snapshot), rolled back afterwards; inside a study lock
+        (PostgreSQL), the lock's transaction."""
+        held = self._held.conn
+        if held is not None:
+            yield held
+            return
         with self._read_lock, self._engine.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction, committed on success and rolled back on any error."""
+    def _write(self, *, undo_on_error: bool = False) -> Iterator[Connection]:
+        """A write transaction, committed on success and rolled back on any error.
+
+        Inside a study lock (PostgreSQL) it is part of the lock's transaction, committed
+        when the lock is released; ``undo_on_error`` wraps it in a savepoint, for writers
+        that raise to undo their statements and carry on (an empty queue)."""
+        held = self._held.conn
+        if held is not None:
+            if not undo_on_error:
+                yield held
+                return
+            with held.begin_nested():
+                yield held
+            return
         with self._write_lock, self._writer.begin() as conn:
             yield conn
 
@@ -284,7 +313,7 @@ class SQLStorage(Storage):
         """Insert ``row`` into a table with a unique ``name``; raise ``duplicate`` when the
         name is taken (any other integrity error propagates). Returns the new id."""
         try:
-            with self._write() as conn:
+            with self._write(undo_on_error=True) as conn:
                 key = conn.execute(sa.insert(table).values(**row)).inserted_primary_key
         except sa.exc.IntegrityError:
             with self._read() as conn:
@@ -439,13 +468,23 @@ class SQLStorage(Storage):
 
     @contextlib.contextmanager
     def study_lock(self, study_id: int) -> Iterator[None]:
-        with super().study_lock(study_id):
-            if self._dialect != "postgresql":
+        """The study's lock (see the module docstring). On PostgreSQL the reads and
+        writes of this thread while it holds the lock run in the lock's transaction: they
+        commit together as the lock is released, or roll back together if the block
+        raises."""
+        if self._dialect != "postgresql":
+            with super().study_lock(study_id):
                 yield
-                return
-            with self._engine.begin() as conn:
-                conn.execute(q.STUDY_ADVISORY_LOCK, {"p_study": int(study_id)})
+            return
+        held = self._held
+        outer = held.conn
+        with super().study_lock(study_id), self._engine.begin() as conn:
+            conn.execute(q.STUDY_ADVISORY_LOCK, {"p_study": int(study_id)})
+            held.conn = conn
+            try:
                 yield
+            finally:
+                held.conn = outer
 
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
         with self._read() as conn:
@@ -511,18 +550,18 @@ class SQLStorage(Storage):
                 "worker_id": worker_id if state is TrialState.RUNNING else None,
             }
             conn.execute(q.INSERT_TRIAL, row)
-        return FrozenTrial(
+        return FrozenTrial(  # the copies above are this trial's own (the insert only read them)
             number=number,
             state=state,
-            params=q.json_copy(params),
+            params=params,
             datetime_start=now,
             heartbeat=beat,
             budget=budget,
             parent=parent,
             searcher_time=searcher_time,
             suggestion_id=suggestion_id,
-            searcher_info=q.json_copy(info),
-            user_attrs=q.json_copy(attrs),
+            searcher_info=info,
+            user_attrs=attrs,
         )
 
     def add_trial(self, study_id: int, trial: FrozenTrial) -> FrozenTrial:
@@ -572,7 +611,7 @@ class SQLStorage(Storage):
         check_worker_id(worker_id)
         now = utcnow()
         try:
-            with self._write() as conn:
+            with self._write(undo_on_error=True) as conn:
                 seq = self._bump(conn, study_id, now)  # the study row locked: one caller wins
                 beat = now if heartbeat else None
                 args = {
@@ -631,7 +670,7 @@ class SQLStorage(Storage):
         now = utcnow()
         beaten: list[int] = []
         try:
-            with self._write() as conn:
+            with self._write(undo_on_error=True) as conn:
                 seq = self._bump(conn, study_id, now)
                 args = {"p_study": study_id, "p_numbers": wanted, "p_seq": seq, "p_now": now}
                 if wanted:
@@ -686,6 +725,17 @@ class SQLStorage(Storage):
         since: int = 0,
         states: Iterable[TrialState] | None = None,
     ) -> TrialBatch:
+        return self._changes(study_id, since, states)[0]
+
+    def get_trials_and_stopped(self, study_id: int, *, since: int = 0) -> tuple[TrialBatch, bool]:
+        """:meth:`get_trials` and :meth:`is_study_stopped` in one read (what a driver
+        reads before each ask)."""
+        batch, stopped_at = self._changes(study_id, since, None)
+        return batch, stopped_at is not None
+
+    def _changes(
+        self, study_id: int, since: int, states: Iterable[TrialState] | None
+    ) -> tuple[TrialBatch, datetime | None]:
         since = max(int(since), 0)
         rows_stmt, values_stmt = q.changed_trials(since > 0, states is not None)
         args: dict[str, Any] = {"p_study": study_id, "p_seq": since}
@@ -699,15 +749,16 @@ class SQLStorage(Storage):
             # every change up to the study's seq is committed (writers commit in seq order)
             # and in the snapshot that read it, so a read from this cursor misses none
             cursor = max(int(rows[0].cursor), since)
+            stopped_at = rows[0].study_stopped_at
             if rows[0].id is None:  # the study has no changed trial
-                return TrialBatch(trials=[], cursor=cursor)
+                return TrialBatch(trials=[], cursor=cursor), stopped_at
             if any(r.has_values for r in rows):  # one query for all, only when needed
                 for trial_id, step, value in conn.execute(values_stmt, args):
                     values.setdefault(trial_id, {})[step] = value
         batch = [q.frozen_trial(r, values.get(r.id)) for r in rows]
         if since:
             batch.sort(key=lambda t: t.number)
-        return TrialBatch(trials=batch, cursor=cursor)
+        return TrialBatch(trials=batch, cursor=cursor), stopped_at
 
     def next_counter(self, study_id: int, key: str) -> int:
         try:
@@ -760,7 +811,7 @@ class SQLStorage(Storage):
     ) -> None:
         row = {"comparison_id": comparison_id, "study_id": study_id, "label": label, "seed": seed}
         try:
-            with self._write() as conn:
+            with self._write(undo_on_error=True) as conn:
                 conn.execute(sa.insert(comparison_studies).values(**row))
         except sa.exc.IntegrityError:
             with self._read() as conn:

@@ -8,7 +8,11 @@ stopper or searcher decides on) is one of the study's exclusive calls (see
 Retry safety: an ask carries a ``worker_id`` and a worker with RUNNING trials gets them
 back; a tell repeated with the same outcome answers with the stored trial (``409`` only
 when the trial finished differently); a report at a step replaces it; suggestions are
-idempotent per parameter.
+idempotent per parameter. A tell-and-ask is a tell (at once) then an ask (exclusive), so
+it is exactly as safe to repeat.
+
+Ask, tell and tell-and-ask are also answered by :mod:`hpo.server.fast` (the same
+functions below, in front of FastAPI's per-request layers).
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ from hpo.channel import (
 )
 from hpo.codecs import trial_spec_to_json, trial_to_json
 from hpo.driver import LocalDriver
-from hpo.exceptions import TrialFinishedError
+from hpo.exceptions import (
+    HPOError,
+    SearchSpaceExhausted,
+    TrialFinishedError,
+    error_code,
+    error_kind,
+)
 from hpo.objective import TrialOutcome
 from hpo.server.errors import json_response
 from hpo.server.routes import ERRORS
@@ -45,6 +55,8 @@ from hpo.server.schemas import (
     HeartbeatBody,
     ReportBody,
     SuggestBody,
+    TellAndAskBody,
+    TellAndAskOut,
     TellBody,
     TrialOut,
     TrialsOut,
@@ -63,22 +75,13 @@ StudyId = Annotated[int, Path(ge=0, le=INT32, description="the study's id")]
 Number = Annotated[int, Path(ge=0, le=INT32, description="the trial's number")]
 
 
-@router.post("/ask", response_model=AskOut)
-async def ask(study_id: StudyId, body: AskBody, state: State) -> Response:
-    """Open up to ``n`` RUNNING trials (an enqueued configuration first, else the
-    searcher's next) and answer what a worker needs to run each. ``exhausted`` is true
-    when the searcher ran out (fewer than ``n``); with none at all the answer is ``409``
-    ``search_space_exhausted``."""
-
-    def start(driver: LocalDriver) -> list[dict[str, Any]]:
-        trials = driver.start_trials(
-            body.n, heartbeat=body.heartbeat, worker_id=body.worker_id, resume=not body.new_worker
-        )
-        # checkpoints go to the server's artifact endpoint: no server path in the answer
-        return [{**trial_spec_to_json(driver.spec_for(t)), "checkpoint_root": None} for t in trials]
-
-    specs = await state.pool.run(study_id, start, exclusive=True)
-    return json_response({"trials": specs, "exhausted": len(specs) < body.n})
+def _start(driver: LocalDriver, body: AskBody) -> list[dict[str, Any]]:
+    """Open the trials an ask wants; the answer's specs (checkpoints go to the server's
+    artifact endpoint: no server path in them)."""
+    trials = driver.start_trials(
+        body.n, heartbeat=body.heartbeat, worker_id=body.worker_id, resume=not body.new_worker
+    )
+    return [{**trial_spec_to_json(driver.spec_for(t)), "checkpoint_root": None} for t in trials]
 
 
 def _same_outcome(stored: FrozenTrial, outcome: TrialOutcome) -> bool:
@@ -90,24 +93,95 @@ def _same_outcome(stored: FrozenTrial, outcome: TrialOutcome) -> bool:
     return stored.value == outcome.value
 
 
+def _outcome(body: TellBody) -> TrialOutcome:
+    outcome = TrialOutcome(TrialState(body.state), body.value, dict(body.metrics), body.error)
+    if outcome.state is TrialState.COMPLETE and outcome.value is None:
+        raise ValueError("a COMPLETE trial needs its `value` (a finite number)")
+    return outcome
+
+
+def _finish(driver: LocalDriver, number: int, outcome: TrialOutcome) -> FrozenTrial:
+    """Store the outcome; a repeated tell with the same outcome answers the stored trial."""
+    try:
+        return driver.finish_trial(number, outcome)
+    except TrialFinishedError:
+        stored = driver.storage.get_trial(driver.study_id, number)
+        if _same_outcome(stored, outcome):
+            return stored
+        raise
+
+
+async def ask_trials(state: ServerState, study_id: int, body: AskBody) -> dict[str, Any]:
+    """The answer of ``POST .../ask`` (also served by :mod:`hpo.server.fast`)."""
+    specs = await state.pool.run(study_id, lambda d: _start(d, body), exclusive=True)
+    return {"trials": specs, "exhausted": len(specs) < body.n}
+
+
+async def tell_trial(
+    state: ServerState, study_id: int, number: int, body: TellBody
+) -> dict[str, Any]:
+    """The answer of ``POST .../trials/{number}/tell`` (also served by the fast path)."""
+    outcome = _outcome(body)
+    return trial_to_json(await state.pool.run(study_id, lambda d: _finish(d, number, outcome)))
+
+
+async def tell_and_ask(
+    state: ServerState, study_id: int, number: int, body: TellAndAskBody
+) -> dict[str, Any]:
+    """The answer of ``POST .../trials/{number}/tell-and-ask``: the tell (run at once, as
+    tells are), then the ask (one of the study's exclusive calls)."""
+    outcome = _outcome(body.tell)
+
+    def start(driver: LocalDriver) -> dict[str, Any]:
+        try:
+            specs = _start(driver, body.ask)
+        except SearchSpaceExhausted:
+            specs = []
+        except HPOError as exc:  # the tell is stored: say why no trial was opened
+            if error_kind(exc) not in ASK_ERROR_KINDS:
+                raise
+            failure = {"code": error_code(exc), "kind": error_kind(exc), "message": str(exc)}
+            return {"trials": [], "exhausted": False, "ask_error": failure}
+        return {"trials": specs, "exhausted": len(specs) < body.ask.n}
+
+    told = await state.pool.run(study_id, lambda d: trial_to_json(_finish(d, number, outcome)))
+    return {"trial": told, **await state.pool.run(study_id, start, exclusive=True)}
+
+
+#: errors of the ask half of a tell-and-ask answered with the stored tell (a retry would
+#: fail the same way); others (a database that cannot serve) fail the request, and the
+#: client's retry is safe (the tell is idempotent, the ask carries a worker id)
+ASK_ERROR_KINDS = frozenset({"conflict", "not_found", "invalid", "forbidden"})
+
+
+@router.post("/ask", response_model=AskOut)
+async def ask(study_id: StudyId, body: AskBody, state: State) -> Response:
+    """Open up to ``n`` RUNNING trials (an enqueued configuration first, else the
+    searcher's next) and answer what a worker needs to run each. ``exhausted`` is true
+    when the searcher ran out (fewer than ``n``); with none at all the answer is ``409``
+    ``search_space_exhausted``."""
+    return json_response(await ask_trials(state, study_id, body))
+
+
 @router.post("/trials/{number}/tell", response_model=TrialOut)
 async def tell(study_id: StudyId, number: Number, body: TellBody, state: State) -> Response:
     """Finish a trial: COMPLETE with its ``value`` (and ``metrics``), PRUNED, or FAILED
     with its ``error`` text. Repeating the same tell is answered with the stored trial."""
-    outcome = TrialOutcome(TrialState(body.state), body.value, dict(body.metrics), body.error)
-    if outcome.state is TrialState.COMPLETE and outcome.value is None:
-        raise ValueError("a COMPLETE trial needs its `value` (a finite number)")
+    return json_response(await tell_trial(state, study_id, number, body))
 
-    def finish(driver: LocalDriver) -> FrozenTrial:
-        try:
-            return driver.finish_trial(number, outcome)
-        except TrialFinishedError:
-            stored = driver.storage.get_trial(study_id, number)
-            if _same_outcome(stored, outcome):
-                return stored
-            raise
 
-    return json_response(trial_to_json(await state.pool.run(study_id, finish)))
+@router.post("/trials/{number}/tell-and-ask", response_model=TellAndAskOut)
+async def tell_then_ask(
+    study_id: StudyId, number: Number, body: TellAndAskBody, state: State
+) -> Response:
+    """Finish trial ``number`` (``tell``: as ``POST .../tell``) and open the worker's next
+    trials (``ask``: as ``POST .../ask``) in one round trip: what a worker that will run
+    another trial sends. The answer holds the stored ``trial`` and the new ``trials``;
+    ``exhausted`` when the searcher ran out (no ``409``: the tell is stored). When the
+    tell is stored but no trial can be opened (a stopped study, ...), ``ask_error`` says
+    why, as an error body. Safe to repeat: the tell is idempotent, and a worker that asks
+    again gets its own RUNNING trials back."""
+    return json_response(await tell_and_ask(state, study_id, number, body))
 
 
 async def _answer(state: ServerState, study_id: int, request: Request) -> Any:

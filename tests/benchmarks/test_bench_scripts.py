@@ -30,20 +30,29 @@ def run(script: str, *args: str) -> str:
 def test_quality_subset_prints_regret_ranks_and_targets(tmp_path: Path) -> None:
     out = run(
         "quality.py",
-        *("--area", "synthetic", "--problems", "branin", "mixed", "--seeds", "2"),
+        *("--half", "tuning", "--problems", "branin", "mixed", "--seeds", "2"),
         *("--n-trials", "6", "--searchers", "random", "tpe", "optuna:tpe"),
         *("--jobs", "2", "--cache", str(tmp_path)),
     )
     assert out.startswith("## Searcher quality")
-    assert "| searcher | suite regret@6 | suite rank@6 |" in out
+    assert "### Tuning half" in out and "### Checking half" not in out
+    assert "| searcher | regret@6 | rank@6 | ms per ask (median) |" in out
     rows = [line for line in out.splitlines() if line.startswith(("| **", "| optuna"))]
     assert len(rows) == 3  # one summary row per searcher
     for row in rows:
         rank = float(row.split("|")[3])
         assert 1.0 <= rank <= 3.0
     assert "| branin |" in out and "| mixed |" in out
-    assert "our best searcher has the lowest regret and best rank" in out
-    assert (tmp_path / "quality-synthetic.db").exists()
+    assert "our best searcher has the lowest regret and the best rank" in out
+    assert (tmp_path / "quality.db").exists()
+    # a second run reuses every stored comparison: nothing runs again
+    again = run(
+        "quality.py",
+        *("--half", "tuning", "--problems", "branin", "mixed", "--seeds", "2"),
+        *("--n-trials", "6", "--searchers", "random", "tpe", "optuna:tpe"),
+        *("--jobs", "2", "--cache", str(tmp_path)),
+    )
+    assert "0 (problem, searcher) jobs run and 6 reused" in again
 
 
 @pytest.mark.parametrize("methods", [("random", "asha", "bohb")])

@@ -84,4 +84,3 @@ def test_cash_task_chooses_a_classifier_with_its_own_parameters() -> None:
         assert problem.space.contains(config)
         assert problem.reference is not None and problem(config) > problem.reference + 0.2
     assert problem.space.violations({**logreg, "svm_C": 1.0})  # inactive parameter set
-

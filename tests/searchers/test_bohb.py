@@ -11,7 +11,7 @@ import pytest
 import hpo
 from hpo.budget import Budget
 from hpo.searchers import Decision, Suggestion, make_searcher
-from hpo.searchers.bohb import BOHBSearcher
+from hpo.searchers.bohb import BOHBSearcher, default_min_budget
 from hpo.space import Categorical, Float, Space
 from hpo.stoppers.hyperband import HyperbandStopper
 from hpo.trial import FrozenTrial, TrialState
@@ -48,7 +48,27 @@ def test_registered_and_flags() -> None:
     assert isinstance(searcher, BOHBSearcher)
     assert BOHBSearcher.owns_stopping and BOHBSearcher.needs_budget
     assert searcher.min_points_in_model == 4  # 2 parameters + 2
-    assert searcher.levels == [1.0, 3.0, 9.0, 27.0]
+    # by default the lowest rung is a ninth of the full budget (eta = 3: two halvings)
+    assert searcher.levels == [3.0, 9.0, 27.0]
+    explicit = make_searcher("bohb", space2(), seed=0, budget=BUDGET, min_budget=1)
+    assert explicit.levels == [1.0, 3.0, 9.0, 27.0]
+
+
+@pytest.mark.parametrize(
+    ("budget", "eta", "low"),
+    [
+        (Budget("epoch", 1, 27), 3, 3.0),
+        (Budget("epoch", 1, 52), 3, 6.0),  # rounded up to a whole epoch
+        (Budget("epoch", 1, 100), 4, 7.0),
+        (Budget("epoch", 1, 8), 3, None),  # 8 / 9 is below the smallest budget
+        (Budget("fraction", 0.01, 1.0), 2, 0.25),
+        (Budget("epoch", 1, 27), 0.5, None),  # invalid: the stopper reports it
+    ],
+)
+def test_default_min_budget_is_two_halvings_below_the_full_budget(
+    budget: Budget, eta: float, low: float | None
+) -> None:
+    assert default_min_budget(budget, eta) == low
 
 
 @pytest.mark.parametrize(
@@ -105,7 +125,7 @@ def test_complete_trials_without_reports_count_at_max_budget() -> None:
 
 
 def test_failed_trials_are_ignored() -> None:
-    searcher = BOHBSearcher(space2(), seed=0, budget=BUDGET)
+    searcher = BOHBSearcher(space2(), seed=0, budget=BUDGET, min_budget=1)
     config = {"x": 0.5, "y": 0.5}
     running = FrozenTrial(0, TrialState.RUNNING, config, intermediate_values={1: 0.3})
     searcher.on_report(running, 1, 0.3, {0: running})
@@ -119,7 +139,9 @@ def test_failed_trials_are_ignored() -> None:
 def test_stops_follow_hyperband_brackets() -> None:
     """Every decision equals the Hyperband stopper's on the same study snapshot."""
     searcher = BOHBSearcher(space2(), seed=3, budget=BUDGET)
-    reference = HyperbandStopper(BUDGET, direction="minimize", seed=3, reduction_factor=3)
+    reference = HyperbandStopper(
+        BUDGET, direction="minimize", seed=3, reduction_factor=3, min_budget=3
+    )
     rng = np.random.default_rng(1)
     trials: dict[int, FrozenTrial] = {}
     stops = 0
@@ -149,7 +171,7 @@ def test_stops_follow_hyperband_brackets() -> None:
 
 
 def test_on_report_learns_from_other_processes_trials() -> None:
-    searcher = BOHBSearcher(space2(), seed=0, budget=BUDGET)
+    searcher = BOHBSearcher(space2(), seed=0, budget=BUDGET, min_budget=1)
     others = {
         n: FrozenTrial(n, TrialState.RUNNING, {"x": n / 10, "y": 0.5}, intermediate_values={1: n})
         for n in range(5)

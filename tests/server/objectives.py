@@ -61,11 +61,12 @@ def curve(config: dict[str, Any], trial: hpo.Trial) -> float:
 
 
 def ask_tell_workers(
-    url: str, study: str, n_threads: int, per_thread: int, seed: int
+    url: str, study: str, n_threads: int, per_thread: int, seed: int, combined: bool = False
 ) -> list[tuple[int, dict[str, Any], float]]:
     """``n_threads`` workers in this process, each asking and telling ``per_thread``
-    trials of ``study`` through the server; returns every tell the server acknowledged
-    as ``(number, params, value)``."""
+    trials of ``study`` through the server (``combined``: each tell but the last opens the
+    next trial in the same request, ``driver.finish_and_start``); returns every tell the
+    server acknowledged as ``(number, params, value)``."""
     import threading
 
     from hpo.objective import TrialOutcome
@@ -79,10 +80,16 @@ def ask_tell_workers(
 
     def work(i: int) -> None:
         try:
+            following = driver.start_trial() if combined else None
             for k in range(per_thread):
-                spec = driver.start_trial()
+                spec = following or driver.start_trial()
                 value = float(seed * 1_000_000 + i * 1000 + k)
-                driver.finish_trial(spec.number, TrialOutcome(hpo.TrialState.COMPLETE, value))
+                outcome = TrialOutcome(hpo.TrialState.COMPLETE, value)
+                if combined and k < per_thread - 1:
+                    _, following = driver.finish_and_start(spec.number, outcome)
+                    assert following is not None
+                else:
+                    driver.finish_trial(spec.number, outcome)
                 with lock:
                     acked.append((spec.number, dict(spec.params), value))
         except BaseException as exc:

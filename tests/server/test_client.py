@@ -143,8 +143,9 @@ def test_requests_survive_a_server_restart(
     timer = threading.Timer(0.5, restart)
     timer.start()
     study.optimize(n_trials=3, progress=False)  # retried until the server is back
-    assert restarted.is_set() and len(study.trials) == 6
+    # (the trials can finish before restart() returns from waiting for the start: join first)
     timer.join()
+    assert restarted.is_set() and len(study.trials) == 6
     server.stop()
     with pytest.raises(ServerUnavailableError, match="did not answer"):
         HTTPStorage(server.url, retry_timeout=0.3).list_studies()

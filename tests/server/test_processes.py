@@ -70,10 +70,13 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Any, sqlite_url: str) -
 
 
 def _concurrent_run(urls: list[str], study: str, n_processes: int = 2) -> list[Any]:
-    """16 workers (2 processes x 8 threads, spread over ``urls``) x 50 trials each."""
+    """16 workers (2 processes x 8 threads, spread over ``urls``) x 50 trials each; the
+    second process's workers tell and ask in one request (``finish_and_start``)."""
     with concurrent.futures.ProcessPoolExecutor(n_processes, mp_context=SPAWN) as pool:
         futures = [
-            pool.submit(objectives.ask_tell_workers, urls[i % len(urls)], study, 8, 50, i)
+            pool.submit(
+                objectives.ask_tell_workers, urls[i % len(urls)], study, 8, 50, i, i % 2 == 1
+            )
             for i in range(n_processes)
         ]
         return [ack for f in futures for ack in f.result(timeout=600)]
