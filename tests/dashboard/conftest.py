@@ -167,6 +167,17 @@ class Page:
         self.page.wait_for_function("() => window.__hpoPageStart !== undefined")
         return self.page
 
+    def click_once(self, selector: str) -> None:
+        """Click ``selector`` with exactly one DOM click. The pages re-render their
+        controls on every poll; Playwright's ``click`` retries when its element is replaced
+        mid-click, which can deliver a second click (a toggle undone, a write sent twice)."""
+        script = "s => { const e = document.querySelector(s); if (e) e.click(); return !!e; }"
+        for _ in range(100):  # replaced between the wait and the click: look again
+            self.page.wait_for_selector(selector, state="visible")
+            if self.page.evaluate(script, selector):
+                return
+        raise AssertionError(f"{selector} kept being replaced: never clicked")
+
     def wait_charts(self, *keys: str, timeout: float = 60_000) -> None:
         """Wait until the charts ``keys`` (default: every chart on the page) are drawn."""
         if keys:

@@ -55,7 +55,7 @@ def test_controls_ask_for_the_token_and_refuse_a_wrong_one(
     page = fresh_page()  # no token stored
     p = page.open(f"studies/{sid}")
     page.wait_charts("history")
-    p.click('button[data-action="stop"]')
+    page.click_once('button[data-action="stop"]')
     p.wait_for_selector("#token-dialog[open]")  # asked first: nothing was sent
     assert "needs its API token" in p.inner_text("#token-help")
     page.screenshot("token-dialog")
@@ -65,7 +65,7 @@ def test_controls_ask_for_the_token_and_refuse_a_wrong_one(
 
     page.allowed.append("401")  # the browser logs the refused request
     p.evaluate("localStorage.setItem('hpo.dashboard.token', 'wrong-token-123')")
-    p.click('button[data-action="stop"]')
+    page.click_once('button[data-action="stop"]')
     p.wait_for_selector(".toast.error")
     assert "API token" in p.inner_text(".toast.error")
     with SQLStorage(shapes.url) as storage:
@@ -75,7 +75,7 @@ def test_controls_ask_for_the_token_and_refuse_a_wrong_one(
     p.wait_for_selector("#token-dialog[open]")
     p.click("#token-save")
     p.wait_for_selector('button[data-action="stop"]')
-    p.click('button[data-action="stop"]')
+    page.click_once('button[data-action="stop"]')
     p.wait_for_selector('button[data-action="resume"]')
     with SQLStorage(shapes.url) as storage:
         assert storage.is_study_stopped(sid)
@@ -90,33 +90,33 @@ def test_stop_resume_fail_rerun_note_and_delete(
     page.wait_charts("history")
 
     # stop: the server refuses new asks; resume: they work again
-    p.click('button[data-action="stop"]')
+    page.click_once('button[data-action="stop"]')
     p.wait_for_selector('button[data-action="resume"]')
     p.wait_for_selector(".badge.stopped")
     with server.client() as client:
         refused = client.post(f"/api/v1/studies/{sid}/ask", json={"worker_id": "w"})
         assert refused.status_code == 409 and refused.json()["code"] == "study_stopped"
     page.screenshot("study-stopped")
-    p.click('button[data-action="resume"]')
+    page.click_once('button[data-action="resume"]')
     p.wait_for_selector('button[data-action="stop"]')
 
     # fail the running trial (5), then re-run the failed ones (3, 4 and 5)
-    p.click('#trials-table button[data-action="fail"]')
+    page.click_once('#trials-table button[data-action="fail"]')
     p.wait_for_function(
         "() => !document.querySelector('#trials-table button[data-action=\"fail\"]')"
     )
     assert _trials(shapes, sid)[5].state is TrialState.FAILED
     assert _trials(shapes, sid)[5].error == "failed from the dashboard"
     p.wait_for_selector('button[data-action="rerun-all"]:has-text("Re-run failed (3)")')
-    p.click('button[data-action="rerun-all"]')
+    page.click_once('button[data-action="rerun-all"]')
     p.wait_for_selector('button.chip[data-state="WAITING"]')
     waiting = [t for t in _trials(shapes, sid) if t.state is TrialState.WAITING]
     assert [t.params for t in waiting] == [t.params for t in _trials(shapes, sid)[3:6]]
 
     # the note: Markdown, rendered safely
-    p.click('button[data-action="edit-note"]')
+    page.click_once('button[data-action="edit-note"]')
     p.fill("#note-editor", "# Findings\n\n* **rbf** wins\n* <script>alert(1)</script>")
-    p.click('button[data-action="save-note"]')
+    page.click_once('button[data-action="save-note"]')
     p.wait_for_selector("#note-view strong")
     assert p.inner_text("#note-view strong") == "rbf"
     assert p.evaluate("() => document.querySelectorAll('#note-view script').length") == 0
@@ -125,7 +125,7 @@ def test_stop_resume_fail_rerun_note_and_delete(
     page.screenshot("study-controls")
 
     # delete, confirmed by typing the name
-    p.click('button[data-action="delete"]')
+    page.click_once('button[data-action="delete"]')
     p.wait_for_selector("#confirm-dialog[open]")
     assert p.is_disabled("#confirm-ok")
     p.fill('#confirm-dialog input[aria-label="confirmation"]', name)

@@ -51,7 +51,7 @@ def test_studies_list_pages_sorts_and_searches_1000_studies(
     assert "of 1," in p.inner_text(".pager")
     page.screenshot("studies")
 
-    p.click('th[data-sort="n_trials"]')  # most trials first: the 50,000-trial study
+    page.click_once('th[data-sort="n_trials"]')  # most trials first: the 50,000-trial study
     p.wait_for_selector('th[data-sort="n_trials"].sorted-desc')
     p.wait_for_function(
         "() => document.querySelector('#studies-table tbody tr a').textContent === 'big-50k'"
@@ -68,7 +68,7 @@ def test_studies_list_pages_sorts_and_searches_1000_studies(
     )
     assert names and all(n.startswith("sweep-09") for n in names)
     p.fill('input[type="search"]', "")
-    p.click('button.chip[data-state="running"]')
+    page.click_once('button.chip[data-state="running"]')
     p.wait_for_function("() => document.querySelectorAll('#studies-table tbody tr').length === 1")
     assert p.inner_text("#studies-table tbody tr td:first-child a") == "running"
     page.screenshot("studies-running")
@@ -117,7 +117,7 @@ def test_study_page(page: Page, shapes: _shapes.Shapes, shape: str) -> None:
         assert "running" in p.inner_text(".badge.running")
     if shape == "failures":
         failed = states[TrialState.FAILED]
-        p.click('button.chip[data-state="FAILED"]')
+        page.click_once('button.chip[data-state="FAILED"]')
         rows = min(25, failed)
         p.wait_for_function(
             f"() => document.querySelectorAll('#trials-table tr').length === {rows + 1}"
