@@ -141,6 +141,19 @@ def test_rewards_credited_to_the_proposer_only_in_any_order() -> None:
     np.testing.assert_allclose(searcher.bandit_.sums, sums)
 
 
+def test_reward_power_sharpens_the_rank_reward() -> None:
+    """The reward is the fraction of earlier losses beaten, raised to ``reward_power``."""
+    searcher = _portfolio(["random", "tpe"], n_startup=2, reward_power=2)
+    asked = searcher.ask(4)
+    for number, value in enumerate([10.0, 20.0, 30.0]):
+        searcher.tell(finished_trial_for(number, asked[number], value))
+    proposer = searcher.labels.index(asked[3].info["member"])
+    before = searcher.bandit_.sums[proposer]
+    searcher.tell(finished_trial_for(3, asked[3], 25.0))  # beats 1 of 3 earlier losses
+    expected = before * searcher.discount + (1 / 3) ** 2
+    assert searcher.bandit_.sums[proposer] == pytest.approx(expected)
+
+
 def test_rebuilt_portfolio_credits_like_the_original() -> None:
     space = continuous_space()
     original = _portfolio(["random", "tpe"], space, seed=3)
@@ -249,6 +262,9 @@ def test_through_a_study_info_and_threads() -> None:
         ({"discount": True}, ValueError, "discount"),
         ({"n_startup": -1}, ValueError, "n_startup"),
         ({"n_startup": 1.5}, ValueError, "n_startup"),
+        ({"reward_power": 0.5}, ValueError, "reward_power"),
+        ({"reward_power": math.inf}, ValueError, "reward_power"),
+        ({"reward_power": "2"}, ValueError, "reward_power"),
     ],
 )
 def test_options_are_validated(kwargs: dict[str, Any], error: type, match: str) -> None:
